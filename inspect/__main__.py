@@ -1,0 +1,5 @@
+"""`python -m checkonce` runs the command-line interface."""
+
+from checkonce.cli import main
+
+main()

@@ -1,0 +1,5 @@
+from typer import Typer
+
+
+def register(app: Typer) -> None:
+    pass
