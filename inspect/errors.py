@@ -61,4 +61,6 @@ class ImportRejected(CheckOnceError):
         head = f"{source}：" if source else ""
         lines = "\n".join(f"  {e}" for e in errors[:200])
         more = f"\n  …… 另有 {len(errors) - 200} 处错误" if len(errors) > 200 else ""
-        super().__init__(f"{head}导入被拒绝，共 {len(errors)} 处错误，数据库未做任何修改：\n{lines}{more}")
+        super().__init__(
+            f"{head}导入被拒绝，共 {len(errors)} 处错误，数据库未做任何修改：\n{lines}{more}"
+        )

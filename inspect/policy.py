@@ -1,0 +1,134 @@
+"""The jurisdiction's policy (data/policy.toml): every number of the rules is a setting here.
+
+Defaults are the published rules quoted in DESIGN.md; a jurisdiction's policy.toml overrides
+them. Unknown keys are refused so a misspelt setting cannot silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from checkonce.errors import CheckOnceError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JurisdictionPolicy(_Section):
+    name: str = "西安市"
+    adcode: str = "610100"
+
+
+class TeamPolicy(_Section):
+    min_team: int = Field(2, ge=1)
+
+
+class CapsPolicy(_Section):
+    max_routine_per_department_year: int = Field(2, ge=0)
+    max_visits_per_enterprise_year: int = Field(4, ge=0)
+    alert_entries_per_day: int = Field(1, ge=1)
+    alert_entries_per_week: int = Field(2, ge=1)
+    alert_entries_per_month: int = Field(3, ge=1)
+
+
+class SamplingPolicy(_Section):
+    ratios: dict[str, float] = {"A": 0.03, "B": 0.10, "C": 0.30, "D": 0.70}
+    exclude_drawn_same_item_year: bool = True
+    class_a_handling: str = "ratio"
+    include_whitelisted: bool = False
+
+    @model_validator(mode="after")
+    def _ratios(self) -> SamplingPolicy:
+        if set(self.ratios) != {"A", "B", "C", "D"}:
+            raise ValueError("sampling.ratios must give A, B, C and D")
+        if any(not 0 <= r <= 1 for r in self.ratios.values()):
+            raise ValueError("sampling.ratios must lie between 0 and 1")
+        return self
+
+
+class WhitelistPolicy(_Section):
+    allowed_categories: list[str] = ["safety", "environment", "food", "health"]
+
+
+class CampaignPolicy(_Section):
+    default_quota_per_department_year: int = Field(2, ge=0)
+    quota: dict[str, int] = {}
+
+    def quota_for(self, department: str) -> int:
+        return self.quota.get(department, self.default_quota_per_department_year)
+
+
+class PublicityPolicy(_Section):
+    publish_within_workdays: int = Field(20, ge=1)
+
+
+class NoticePolicy(_Section):
+    announce_workdays_ahead: int = Field(3, ge=0)
+
+
+class CheckinPolicy(_Section):
+    geofence_radius_m: float = Field(300.0, gt=0)
+    backfill_calendar_days: int = Field(10, ge=0)
+
+
+class TriggeredPolicy(_Section):
+    due_within_workdays: int = Field(5, ge=1)
+    by_reason: dict[str, int] = {}
+
+    def due_for(self, reason: str) -> int:
+        return self.by_reason.get(reason, self.due_within_workdays)
+
+
+class DayPolicy(_Section):
+    start: str = "09:00"
+    end: str = "17:30"
+
+
+class TravelPolicy(_Section):
+    speed_kmh: float = Field(25.0, gt=0)
+    detour: float = Field(1.3, ge=1)
+
+
+class Policy(_Section):
+    jurisdiction: JurisdictionPolicy = JurisdictionPolicy()
+    team: TeamPolicy = TeamPolicy()
+    caps: CapsPolicy = CapsPolicy()
+    sampling: SamplingPolicy = SamplingPolicy()
+    whitelist: WhitelistPolicy = WhitelistPolicy()
+    campaigns: CampaignPolicy = CampaignPolicy()
+    publicity: PublicityPolicy = PublicityPolicy()
+    notice: NoticePolicy = NoticePolicy()
+    checkin: CheckinPolicy = CheckinPolicy()
+    triggered: TriggeredPolicy = TriggeredPolicy()
+    day: DayPolicy = DayPolicy()
+    travel: TravelPolicy = TravelPolicy()
+
+
+def load_policy(path: Path) -> Policy:
+    """Read a policy file; a bad file is a clear error naming the setting."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckOnceError(f"政策文件不存在：{path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CheckOnceError(f"政策文件 {path} 格式错误：{exc}") from exc
+    try:
+        return Policy.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise CheckOnceError(f"政策文件 {path} 设置有误：{problems}") from exc
+
+
+@lru_cache
+def jurisdiction_policy() -> Policy:
+    """The policy of the configured jurisdiction."""
+    from checkonce.config import get_settings
+
+    return load_policy(get_settings().jurisdiction_dir / "policy.toml")
