@@ -9,6 +9,7 @@ from __future__ import annotations
 import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -22,6 +23,7 @@ class _Section(BaseModel):
 class JurisdictionPolicy(_Section):
     name: str = "西安市"
     adcode: str = "610100"
+    timezone: str = "Asia/Shanghai"
 
 
 class TeamPolicy(_Section):
@@ -37,10 +39,13 @@ class CapsPolicy(_Section):
 
 
 class SamplingPolicy(_Section):
+    """Double-random sampling (双随机): ratios per credit risk class (信用风险分类)."""
+
     ratios: dict[str, float] = {"A": 0.03, "B": 0.10, "C": 0.30, "D": 0.70}
     exclude_drawn_same_item_year: bool = True
-    class_a_handling: str = "ratio"
+    class_a_handling: Literal["ratio", "exempt"] = "ratio"
     include_whitelisted: bool = False
+    round_up: bool = True
 
     @model_validator(mode="after")
     def _ratios(self) -> SamplingPolicy:
@@ -57,10 +62,11 @@ class WhitelistPolicy(_Section):
 
 class CampaignPolicy(_Section):
     default_quota_per_department_year: int = Field(2, ge=0)
-    quota: dict[str, int] = {}
+    quota_overrides: dict[str, int] = {}
 
     def quota_for(self, department: str) -> int:
-        return self.quota.get(department, self.default_quota_per_department_year)
+        """Special campaigns (专项检查) the department may run in a year."""
+        return self.quota_overrides.get(department, self.default_quota_per_department_year)
 
 
 class PublicityPolicy(_Section):
@@ -78,10 +84,11 @@ class CheckinPolicy(_Section):
 
 class TriggeredPolicy(_Section):
     due_within_workdays: int = Field(5, ge=1)
-    by_reason: dict[str, int] = {}
+    due_by_reason: dict[str, int] = {}
 
     def due_for(self, reason: str) -> int:
-        return self.by_reason.get(reason, self.due_within_workdays)
+        """Workdays within which a triggered task of this reason must be done."""
+        return self.due_by_reason.get(reason, self.due_within_workdays)
 
 
 class DayPolicy(_Section):

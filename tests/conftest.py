@@ -17,6 +17,7 @@ from checkonce.migrations import upgrade
 
 PG_URL = os.environ.get("CHECKONCE_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+_PG_SCHEMAS: dict[int, str] = {}  # engine id -> its private schema, dropped afterwards
 
 
 def create_test_engine(backend: str, tmp_dir, name: str) -> Engine:
@@ -40,12 +41,12 @@ def create_test_engine(backend: str, tmp_dir, name: str) -> Engine:
     schema_url = f"{url}{sep}options=-csearch_path%3D{schema}"
     upgrade(schema_url)
     engine = make_engine(schema_url)
-    engine.info["schema"] = schema  # type: ignore[index]
+    _PG_SCHEMAS[id(engine)] = schema
     return engine
 
 
 def drop_test_engine(engine: Engine) -> None:
-    schema = engine.info.get("schema")
+    schema = _PG_SCHEMAS.pop(id(engine), None)
     engine.dispose()
     if schema:
         admin = make_engine(PG_URL)
@@ -85,3 +86,11 @@ def db_session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def backend(engine: Engine) -> str:
     return engine.dialect.name
+
+
+@pytest.fixture
+def fresh_engine(engine: Engine, tmp_path) -> Iterator[Engine]:
+    """An empty migrated database of the same backend as `engine` (no reference data)."""
+    eng = create_test_engine(engine.dialect.name, tmp_path, "checkonce_fresh")
+    yield eng
+    drop_test_engine(eng)

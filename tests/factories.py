@@ -1,0 +1,72 @@
+"""Small factories for registry rows; each returns a flushed object. Reference data
+(districts, departments, items, industries) comes from the `engine` fixture."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from checkonce.registry.creditcode import make_credit_code
+from checkonce.registry.models import Department, Enterprise, Inspector
+
+_serial = itertools.count(1)
+# A point inside 雁塔区 (610113), near the Big Wild Goose Pagoda.
+YANTA = ("610113", 34.2197, 108.9640)
+
+
+def credit_code(n: int | None = None, division: str = "610113") -> str:
+    n = next(_serial) if n is None else n
+    return make_credit_code("91", division, f"{n:08d}")
+
+
+def department(session: Session, code: str = "SAMR") -> Department:
+    return session.scalars(select(Department).where(Department.code == code)).one()
+
+
+def enterprise(session: Session, **overrides) -> Enterprise:
+    n = next(_serial)
+    adcode, lat, lon = YANTA
+    values = {
+        "credit_code": credit_code(n, adcode),
+        "name": f"测试企业{n}有限公司",
+        "address": f"陕西省西安市雁塔区雁塔南路{n}号",
+        "district_adcode": adcode,
+        "lat": lat,
+        "lon": lon,
+        "industry_code": "restaurant",
+        "risk_class": "B",
+        "whitelisted": False,
+        "opens_at": dt.time(9, 0),
+        "closes_at": dt.time(21, 0),
+    }
+    values.update(overrides)
+    row = Enterprise(**values)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def inspector(session: Session, dept: str = "SAMR", **overrides) -> Inspector:
+    n = next(_serial)
+    adcode, lat, lon = YANTA
+    values = {
+        "code": f"T{n:05d}",
+        "name": f"测试{n}",
+        "department_id": department(session, dept).id,
+        "role": "enforcement",
+        "status": "active",
+        "certificate_no": f"陕执TEST{n:06d}",
+        "certificate_valid_from": dt.date(2024, 1, 1),
+        "certificate_valid_to": dt.date(2029, 12, 31),
+        "home_district_adcode": adcode,
+        "home_lat": lat,
+        "home_lon": lon,
+    }
+    values.update(overrides)
+    row = Inspector(**values)
+    session.add(row)
+    session.flush()
+    return row
