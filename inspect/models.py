@@ -1,6 +1,8 @@
 """Imports every domain's models so Base.metadata is complete (Alembic, test schema checks)."""
 
 from checkonce.db import Base
+from checkonce.plans import models as plan_models
 from checkonce.registry import models as registry_models
+from checkonce.sampling import models as sampling_models
 
-__all__ = ["Base", "registry_models"]
+__all__ = ["Base", "plan_models", "registry_models", "sampling_models"]

@@ -70,3 +70,76 @@ def inspector(session: Session, dept: str = "SAMR", **overrides) -> Inspector:
     session.add(row)
     session.flush()
     return row
+
+
+# --- plans and draws (tests/plans, tests/sampling) -------------------------------------------
+
+
+def policy():
+    """The demo jurisdiction's policy (data/policy.toml)."""
+    from checkonce.config import packaged_data_dir
+    from checkonce.policy import load_policy
+
+    return load_policy(packaged_data_dir() / "policy.toml")
+
+
+def calendar():
+    """The work calendar with the demo jurisdiction's override files (2027)."""
+    from checkonce.calendar import WorkCalendar
+    from checkonce.config import packaged_data_dir
+
+    return WorkCalendar(packaged_data_dir() / "calendar")
+
+
+def plan(
+    session: Session,
+    tasks: list[dict],
+    *,
+    dept: str = "SAMR",
+    period: str = "2027Q1",
+    actor: str = "department:测试员",
+    state: str = "draft",
+    **policy_overrides,
+):
+    """A plan created through the service from JSON-shaped tasks, moved to `state`
+    (submitted/approved/published go through validation like any plan)."""
+    from checkonce.plans import service
+
+    pol = policy_overrides.pop("policy", None) or policy()
+    cal = calendar()
+    row = service.create_plan(
+        db_session=session,
+        data={"department": dept, "period": period, "tasks": tasks},
+        actor=actor,
+        policy=pol,
+        calendar=cal,
+    )
+    steps = ["submitted", "approved", "published"]
+    for step in steps[: steps.index(state) + 1] if state in steps else []:
+        if step == "submitted":
+            service.submit_plan(
+                db_session=session, plan_id=row.id, actor=actor, policy=pol, calendar=cal
+            )
+        elif step == "approved":
+            service.approve_plan(
+                db_session=session,
+                plan_id=row.id,
+                actor="coordinator:审核员",
+                policy=pol,
+                calendar=cal,
+            )
+        else:
+            service.publish_plan(db_session=session, plan_id=row.id, actor="coordinator:审核员")
+    return row
+
+
+def random_task(item: str = "SAMR-SP-001", **overrides) -> dict:
+    """A random (双随机) plan task in 2027Q1 over restaurants unless overridden."""
+    task = {
+        "kind": "random",
+        "item": item,
+        "window": ["2027-01-04", "2027-03-31"],
+        "scope": {"industries": ["restaurant"]},
+    }
+    task.update(overrides)
+    return task

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from checkonce.errors import CheckOnceError
 
-COMMAND_MODULES = ["db", "demo", "registry"]
+COMMAND_MODULES = ["db", "demo", "registry", "plans", "draws"]
 
 console = Console()
 err_console = Console(stderr=True)

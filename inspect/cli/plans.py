@@ -1,0 +1,219 @@
+"""`checkonce plans ...`: import, list, show, validate and move plans through their states."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from sqlalchemy.orm import Session
+
+ACTOR_HELP = "操作人，写成“角色:姓名”，如 coordinator:张三、department:李四"
+
+
+@contextmanager
+def open_session() -> Iterator[Session]:
+    """A session on the configured database that commits on success; refuses a database
+    that is not migrated to the latest schema (nothing is changed then)."""
+    from checkonce.config import get_settings
+    from checkonce.db import make_engine, session_scope
+    from checkonce.errors import CheckOnceError
+    from checkonce.migrations import is_current
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        if not is_current(engine):
+            raise CheckOnceError("数据库结构不是最新版本，请先运行 checkonce db upgrade")
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    plans_app = typer.Typer(help="检查计划：导入、校验、提交、审核、公开。", no_args_is_help=True)
+
+    @plans_app.command("import")
+    def import_(
+        path: Path = typer.Argument(..., help="CSV 或 .xlsx 文件，每行一条任务"),
+        department: str = typer.Option(..., "--department", "-d", help="部门代码，如 SAMR"),
+        period: str = typer.Option(..., "--period", "-p", help="计划期间：2027 或 2027Q1"),
+        actor: str = typer.Option("", "--actor", help=ACTOR_HELP + "；默认 department:部门代码"),
+        title: str = typer.Option("", "--title", help="计划名称"),
+    ) -> None:
+        """导入一份计划（全部行正确才写入，错误逐行列出）。"""
+        from checkonce.cli import console
+        from checkonce.plans.service import import_plan_file
+
+        with open_session() as session:
+            plan = import_plan_file(
+                db_session=session,
+                path=path,
+                department=department,
+                period=period,
+                actor=actor or f"department:{department}",
+                title=title,
+            )
+            console.print(
+                f"已导入计划 {plan.id}（{plan.department.short_name} {plan.period} 第 {plan.version} 版，"
+                f"{len(plan.tasks)} 条任务，状态：{plan.state_name}）"
+            )
+
+    @plans_app.command("list")
+    def list_(
+        department: str = typer.Option(None, "--department", "-d", help="只看某部门"),
+        year: int = typer.Option(None, "--year", help="只看某年度"),
+        state: str = typer.Option(None, "--state", help="draft/submitted/approved/published"),
+    ) -> None:
+        """列出计划。"""
+        from rich.table import Table
+
+        from checkonce.cli import console
+        from checkonce.plans.service import list_plans
+
+        with open_session() as session:
+            plans = list_plans(db_session=session, department=department, year=year, state=state)
+            table = Table("编号", "部门", "期间", "版本", "状态", "任务数", "名称")
+            for plan in plans:
+                table.add_row(
+                    str(plan.id),
+                    plan.department.short_name,
+                    plan.period,
+                    str(plan.version),
+                    plan.state_name,
+                    str(len(plan.tasks)),
+                    plan.title,
+                )
+            console.print(table if plans else "没有计划")
+
+    @plans_app.command("show")
+    def show(plan_id: int = typer.Argument(..., help="计划编号")) -> None:
+        """显示计划的任务和操作记录。"""
+        from rich.table import Table
+
+        from checkonce.cli import console
+        from checkonce.plans.models import TRIGGER_REASON_NAMES
+        from checkonce.plans.scope import describe_scope
+        from checkonce.plans.service import get_plan
+
+        with open_session() as session:
+            plan = get_plan(db_session=session, plan_id=plan_id)
+            console.print(
+                f"计划 {plan.id}：{plan.title}（{plan.department.name}，{plan.period}，"
+                f"第 {plan.version} 版，{plan.state_name}）"
+            )
+            tasks = Table("序号", "编号", "类型", "事项", "时段", "对象", "说明")
+            for task in plan.tasks:
+                if task.kind == "random":
+                    strata = task.strata or "按政策比例"
+                    target = f"{describe_scope(task.scope)}；{strata}"
+                elif task.kind == "special":
+                    named = f"；指定 {len(task.enterprises)} 家" if task.enterprises else ""
+                    target = describe_scope(task.scope) + named
+                else:
+                    target = "、".join(e.credit_code for e in task.enterprise_list)
+                if task.kind == "special":
+                    extra = (
+                        f"{task.campaign_name}；{task.approver or '—'} {task.approval_date or '—'} "
+                        f"{task.approval_document or '—'}"
+                    )
+                elif task.kind == "triggered":
+                    extra = f"{TRIGGER_REASON_NAMES[task.trigger_reason]}，{task.due_workdays} 个工作日内"
+                else:
+                    extra = task.note
+                tasks.add_row(
+                    str(task.position),
+                    str(task.id),
+                    task.kind_name,
+                    "、".join(i.code for i in task.item_list),
+                    f"{task.window_start}～{task.window_end}",
+                    target,
+                    extra,
+                )
+            console.print(tasks)
+            events = Table("时间", "操作人", "从", "到", "说明")
+            for event in plan.events:
+                events.add_row(
+                    event.at.strftime("%Y-%m-%d %H:%M:%S"),
+                    event.actor,
+                    event.from_state or "—",
+                    event.to_state,
+                    event.note,
+                )
+            console.print(events)
+
+    @plans_app.command("validate")
+    def validate(plan_id: int = typer.Argument(..., help="计划编号")) -> None:
+        """按政策校验计划；有错误时退出码为 1。"""
+        from checkonce.cli import console
+        from checkonce.plans.service import get_plan
+        from checkonce.plans.validation import errors_only, validate_plan
+
+        with open_session() as session:
+            plan = get_plan(db_session=session, plan_id=plan_id)
+            findings = validate_plan(plan, db_session=session)
+            for finding in findings:
+                mark = "[red]错误[/red]" if finding.is_error else "[yellow]提示[/yellow]"
+                console.print(f"{mark} [{finding.rule}] {finding.message}", highlight=False)
+            errors = errors_only(findings)
+            if errors:
+                console.print(f"计划 {plan.id} 有 {len(errors)} 个错误，不能提交")
+                raise typer.Exit(1)
+            console.print(f"计划 {plan.id} 校验通过，可以提交")
+
+    def _transition(action: str, plan_id: int, actor: str, note: str) -> None:
+        from checkonce.cli import console
+        from checkonce.plans import service
+
+        function = {
+            "submit": service.submit_plan,
+            "approve": service.approve_plan,
+            "publish": service.publish_plan,
+        }[action]
+        with open_session() as session:
+            plan = function(db_session=session, plan_id=plan_id, actor=actor, note=note)
+            console.print(f"计划 {plan.id} 已{plan.state_name}（操作人 {plan.events[-1].actor}）")
+
+    @plans_app.command("submit")
+    def submit(
+        plan_id: int = typer.Argument(..., help="计划编号"),
+        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
+        note: str = typer.Option("", "--note", help="说明"),
+    ) -> None:
+        """提交计划（校验有错误时拒绝）。"""
+        _transition("submit", plan_id, actor, note)
+
+    @plans_app.command("approve")
+    def approve(
+        plan_id: int = typer.Argument(..., help="计划编号"),
+        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
+        note: str = typer.Option("", "--note", help="说明"),
+    ) -> None:
+        """审核通过计划（统筹协调部门）；重点、专项、触发任务随即生成检查任务。"""
+        _transition("approve", plan_id, actor, note)
+
+    @plans_app.command("publish")
+    def publish(
+        plan_id: int = typer.Argument(..., help="计划编号"),
+        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
+        note: str = typer.Option("", "--note", help="说明"),
+    ) -> None:
+        """公开计划（统筹协调部门）。"""
+        _transition("publish", plan_id, actor, note)
+
+    @plans_app.command("return")
+    def return_(
+        plan_id: int = typer.Argument(..., help="计划编号"),
+        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
+        note: str = typer.Option(..., "--note", help="退回理由"),
+    ) -> None:
+        """把已提交的计划退回草稿（统筹协调部门，须写明理由）。"""
+        from checkonce.cli import console
+        from checkonce.plans.service import return_to_draft
+
+        with open_session() as session:
+            plan = return_to_draft(db_session=session, plan_id=plan_id, actor=actor, note=note)
+            console.print(f"计划 {plan.id} 已退回草稿")
+
+    app.add_typer(plans_app, name="plans")
