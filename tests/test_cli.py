@@ -71,6 +71,10 @@ def test_bad_upload_names_row_and_field_and_changes_nothing(tmp_path):
         encoding="utf-8",
     )
     result = run(tmp_path, "import", "enterprises", str(bad))
+    assert result.returncode == 1 and "load-reference" in result.stderr
+    loaded = run(tmp_path, "registry", "load-reference")
+    assert loaded.returncode == 0 and "department 13" in loaded.stdout
+    result = run(tmp_path, "import", "enterprises", str(bad))
     assert result.returncode == 1
     assert "第 2 行" in result.stderr and "统一社会信用代码" in result.stderr
     assert "Traceback" not in result.stderr

@@ -89,8 +89,9 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         enterprises: int = typer.Option(20000, min=1, help="企业数量"),
         seed: int = typer.Option(2027, help="随机种子（同一种子得到同一演示库）"),
+        reset: bool = typer.Option(False, "--reset", help="允许清空非 SQLite 数据库"),
     ) -> None:
-        """运行完整演示：重建演示库并依次执行后续各环节。"""
+        """运行完整演示：重建演示库（SQLite 文件）并依次执行后续各环节。"""
         if ctx.invoked_subcommand is not None:
             return
         init_demo(

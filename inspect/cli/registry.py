@@ -49,6 +49,25 @@ def register(app: typer.Typer) -> None:
 
     registry_app = typer.Typer(help="登记库。", no_args_is_help=True)
 
+    @registry_app.command("load-reference")
+    def load_reference_command() -> None:
+        """加载辖区参考数据：区县、部门与检查事项清单、行业、综合查一次场景、收费目录。"""
+        from checkonce.cli import console
+        from checkonce.config import get_settings
+        from checkonce.db import make_engine, session_scope
+        from checkonce.migrations import upgrade
+        from checkonce.registry.reference import load_reference
+
+        settings = get_settings()
+        upgrade(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            with session_scope(engine) as session:
+                counts = load_reference(session, settings.jurisdiction_dir)
+        finally:
+            engine.dispose()
+        console.print("已加载参考数据：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+
     @registry_app.command("counts")
     def counts() -> None:
         """各表行数。"""

@@ -14,7 +14,7 @@ from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from checkonce.errors import ImportRejected, RowError
+from checkonce.errors import CheckOnceError, ImportRejected, RowError
 from checkonce.registry.creditcode import credit_code_problem
 from checkonce.registry.jurisdiction import Jurisdiction
 from checkonce.registry.models import (
@@ -129,11 +129,20 @@ def _point_check(check: _RowChecker, juris: Jurisdiction, adcode: str, lat, lon)
         )
 
 
+def _registered_districts(db_session: Session) -> set[str]:
+    districts = set(db_session.scalars(select(District.adcode)))
+    if not districts:
+        raise CheckOnceError(
+            "数据库中还没有辖区参考数据，请先运行：checkonce registry load-reference"
+        )
+    return districts
+
+
 def import_enterprises(*, db_session: Session, path: Path, data_dir: Path) -> int:
     """Add the enterprises of a CSV/Excel file; returns how many were added."""
+    districts = _registered_districts(db_session)
     rows = read_table(path, ENTERPRISE_COLUMNS)
     juris = Jurisdiction(data_dir)
-    districts = set(db_session.scalars(select(District.adcode)))
     industries = {code: code for code in db_session.scalars(select(Industry.code))}
     industries.update(
         {name: code for code, name in db_session.execute(select(Industry.code, Industry.name))}
@@ -206,9 +215,9 @@ def import_enterprises(*, db_session: Session, path: Path, data_dir: Path) -> in
 
 def import_inspectors(*, db_session: Session, path: Path, data_dir: Path) -> int:
     """Add the staff of a CSV/Excel file; returns how many were added."""
+    districts = _registered_districts(db_session)
     rows = read_table(path, INSPECTOR_COLUMNS)
     juris = Jurisdiction(data_dir)
-    districts = set(db_session.scalars(select(District.adcode)))
     departments = dict(db_session.execute(select(Department.code, Department.id)).all())
     departments.update(dict(db_session.execute(select(Department.name, Department.id)).all()))
     existing_codes = set(db_session.scalars(select(Inspector.code)))
