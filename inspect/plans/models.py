@@ -91,7 +91,11 @@ class Plan(Base):
         UniqueConstraint("department_id", "period", "version"),
         CheckConstraint(_in("state", PLAN_STATES), name="state_known"),
         CheckConstraint("version >= 1", name="version_positive"),
-        CheckConstraint("length(period) = 4 OR length(period) = 6", name="period_format"),
+        CheckConstraint(
+            "substr(period, 1, 4) = CAST(year AS VARCHAR(4)) AND (length(period) = 4 OR "
+            "(length(period) = 6 AND substr(period, 5, 2) IN ('Q1', 'Q2', 'Q3', 'Q4')))",
+            name="period_format",
+        ),
         CheckConstraint("year BETWEEN 2000 AND 2100", name="year_range"),
     )
 

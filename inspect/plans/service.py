@@ -283,11 +283,9 @@ def submit_plan(
     actor = authorize(actor, "plan.submit")
     policy, calendar = _defaults(policy, calendar)
     plan = get_plan(db_session=db_session, plan_id=plan_id)
-    if plan.state != "draft":
-        return _transition(
-            db_session, plan, actor=actor, to_state="submitted", allowed_from=("draft",), note=note
-        )
-    _require_valid(db_session, plan, policy, calendar)
+    # The state is checked before validation so a wrong move gets the clearer message.
+    if plan.state == "draft":
+        _require_valid(db_session, plan, policy, calendar)
     return _transition(
         db_session, plan, actor=actor, to_state="submitted", allowed_from=("draft",), note=note
     )

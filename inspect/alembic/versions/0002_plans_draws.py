@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('source', sa.String(length=200), nullable=False),
     sa.CheckConstraint("state IN ('draft', 'submitted', 'approved', 'published')", name=op.f('ck_plan_state_known')),
-    sa.CheckConstraint('length(period) = 4 OR length(period) = 6', name=op.f('ck_plan_period_format')),
+    sa.CheckConstraint("substr(period, 1, 4) = CAST(year AS VARCHAR(4)) AND (length(period) = 4 OR (length(period) = 6 AND substr(period, 5, 2) IN ('Q1', 'Q2', 'Q3', 'Q4')))", name=op.f('ck_plan_period_format')),
     sa.CheckConstraint('version >= 1', name=op.f('ck_plan_version_positive')),
     sa.CheckConstraint('year BETWEEN 2000 AND 2100', name=op.f('ck_plan_year_range')),
     sa.ForeignKeyConstraint(['department_id'], ['department.id'], name=op.f('fk_plan_department_id_department')),

@@ -1,0 +1,176 @@
+"""`checkonce plans …` and `checkonce draw …` as a coordinator runs them (SQLite file)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from checkonce.config import packaged_data_dir
+from checkonce.db import make_engine, session_scope
+from checkonce.migrations import upgrade
+from checkonce.plans.models import Plan, PlanTask
+from checkonce.registry.reference import load_reference
+from tests import factories as f
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    """A migrated SQLite database with the reference data and 40 restaurants."""
+    path = tmp_path_factory.mktemp("cli")
+    url = f"sqlite:///{path / 'cli.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        load_reference(session, packaged_data_dir())
+        for i in range(40):
+            f.enterprise(session, risk_class="ABCD"[i % 4])
+    engine.dispose()
+    return path
+
+
+def run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "CHECKONCE_DATABASE_URL": f"sqlite:///{workdir / 'cli.db'}",
+        "COLUMNS": "200",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "checkonce", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def plan_count(workdir: Path) -> tuple[int, int]:
+    engine = make_engine(f"sqlite:///{workdir / 'cli.db'}")
+    with session_scope(engine) as session:
+        counts = (
+            session.scalar(select(func.count()).select_from(Plan)),
+            session.scalar(select(func.count()).select_from(PlanTask)),
+        )
+    engine.dispose()
+    return counts
+
+
+def write_plan(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["任务类型", "检查事项", "开始日期", "结束日期", "行业", "B类比例", "D类数量"]
+        )
+        writer.writerows(rows)
+    return path
+
+
+def test_plan_and_draw_end_to_end(workdir):
+    good = write_plan(
+        workdir / "plan.csv",
+        [["双随机", "SAMR-SP-001", "2027-01-04", "2027-03-31", "restaurant", "0.2", "3"]],
+    )
+    bad = write_plan(
+        workdir / "bad.csv",
+        [
+            ["双随机", "SAMR-SP-001", "2027-01-04", "2027-03-31", "restaurant", "0.2", ""],
+            ["双随机", "NOPE-9", "2027-01-04", "2027-03-31", "restaurant", "2", ""],
+        ],
+    )
+    before = plan_count(workdir)
+    refused = run(
+        workdir, "plans", "import", str(bad), "--department", "SAMR", "--period", "2027Q1"
+    )
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert (
+        "第 3 行" in refused.stderr and "NOPE-9" in refused.stderr and "B类比例" in refused.stderr
+    )
+    assert plan_count(workdir) == before
+
+    imported = run(
+        workdir, "plans", "import", str(good), "--department", "SAMR", "--period", "2027Q1"
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "已导入计划" in imported.stdout and "1 条任务" in imported.stdout
+    plan_id = imported.stdout.split("已导入计划 ")[1].split("（")[0]
+    assert "校验通过" in run(workdir, "plans", "validate", plan_id).stdout
+    denied = run(workdir, "plans", "approve", plan_id, "--actor", "coordinator:张三")
+    assert denied.returncode == 1 and "只有“已提交”" in denied.stderr
+    for action, actor in (
+        ("submit", "department:李四"),
+        ("approve", "coordinator:张三"),
+        ("publish", "coordinator:张三"),
+    ):
+        moved = run(workdir, "plans", action, plan_id, "--actor", actor)
+        assert moved.returncode == 0, moved.stderr
+    shown = run(workdir, "plans", "show", plan_id)
+    assert "已公开" in shown.stdout and "coordinator:张三" in shown.stdout
+    assert "SAMR" not in run(workdir, "plans", "list", "--department", "EMB").stdout
+
+    engine = make_engine(f"sqlite:///{workdir / 'cli.db'}")
+    with session_scope(engine) as session:
+        task_id = str(
+            session.scalars(select(PlanTask.id).where(PlanTask.plan_id == int(plan_id))).one()
+        )
+    engine.dispose()
+
+    committed = run(
+        workdir,
+        "draw",
+        "commit",
+        "--task",
+        task_id,
+        "--actor",
+        "coordinator:张三",
+        "--out",
+        "commitment.json",
+    )
+    assert committed.returncode == 0, committed.stderr
+    commitment = json.loads((workdir / "commitment.json").read_text(encoding="utf-8"))
+    assert "seed" not in commitment
+    draw_id = str(commitment["draw"])
+    ran = run(workdir, "draw", "run", draw_id, "--actor", "coordinator:张三")
+    assert ran.returncode == 0 and "B 类 2/10" in ran.stdout and "D 类 3/10" in ran.stdout
+    assert run(workdir, "draw", "reveal", draw_id, "--actor", "coordinator:张三").returncode == 0
+    published = run(workdir, "draw", "publish", draw_id, "--out", "published.json")
+    assert published.returncode == 0, published.stderr
+    data = json.loads((workdir / "published.json").read_text(encoding="utf-8"))
+    assert data["commitment_sha256"] == commitment["commitment_sha256"]
+
+    verified = run(workdir, "draw", "verify", draw_id)
+    assert verified.returncode == 0 and "验证通过" in verified.stdout
+    from_file = run(workdir, "draw", "verify", "--file", "published.json")
+    assert from_file.returncode == 0 and "验证通过" in from_file.stdout
+
+    data["strata"][1]["selected"].reverse()
+    (workdir / "tampered.json").write_text(json.dumps(data), encoding="utf-8")
+    tampered = run(workdir, "draw", "verify", "--file", "tampered.json")
+    assert tampered.returncode == 1 and "验证失败" in tampered.stdout
+
+    again = run(workdir, "draw", "run", draw_id, "--actor", "coordinator:张三")
+    assert (
+        again.returncode == 1 and "只能执行一次" in again.stderr and "Traceback" not in again.stderr
+    )
+    assert "draw" not in run(workdir, "draw", "list").stderr
+
+
+def test_bad_input_is_a_clear_error(workdir):
+    missing = run(workdir, "plans", "show", "99999")
+    assert missing.returncode == 1 and "计划 99999 不存在" in missing.stderr
+    actor = run(workdir, "plans", "submit", "1", "--actor", "nobody")
+    assert actor.returncode == 1 and "角色:姓名" in actor.stderr
+    neither = run(workdir, "draw", "verify")
+    assert neither.returncode == 1 and "二选一" in neither.stderr
+    nofile = run(workdir, "draw", "verify", "--file", "nope.json")
+    assert nofile.returncode == 1 and "文件不存在" in nofile.stderr
+    period = run(workdir, "plans", "import", "x.csv", "--department", "SAMR", "--period", "27Q1")
+    assert period.returncode == 1 and "计划期间" in period.stderr
+    for result in (missing, actor, neither, nofile, period):
+        assert "Traceback" not in result.stderr
