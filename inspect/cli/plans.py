@@ -31,6 +31,32 @@ def open_session() -> Iterator[Session]:
         engine.dispose()
 
 
+def _plan_json(path: Path, department: str, period: str, title: str) -> dict:
+    """A JSON plan file; the command's department and period must agree with the file's."""
+    import json
+
+    from checkonce.errors import CheckOnceError
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckOnceError(f"文件不存在：{path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckOnceError(f"{path.name} 不是有效的 JSON：{exc}") from exc
+    if isinstance(data, list):
+        data = {"tasks": data}
+    if not isinstance(data, dict):
+        raise CheckOnceError(f"{path.name}：计划应为 JSON 对象或任务列表")
+    for key, value in (("department", department), ("period", period)):
+        if str(data.setdefault(key, value)).upper() != value.upper():
+            raise CheckOnceError(
+                f"{path.name} 中的 {key} 为 {data[key]}，与命令给出的 {value} 不一致"
+            )
+    if title:
+        data["title"] = title
+    return data
+
+
 def register(app: typer.Typer) -> None:
     plans_app = typer.Typer(help="检查计划：导入、校验、提交、审核、公开。", no_args_is_help=True)
 
@@ -42,19 +68,27 @@ def register(app: typer.Typer) -> None:
         actor: str = typer.Option("", "--actor", help=ACTOR_HELP + "；默认 department:部门代码"),
         title: str = typer.Option("", "--title", help="计划名称"),
     ) -> None:
-        """导入一份计划（全部行正确才写入，错误逐行列出）。"""
+        """导入一份计划：CSV、Excel 或 JSON（全部正确才写入，错误逐行列出）。"""
         from checkonce.cli import console
-        from checkonce.plans.service import import_plan_file
+        from checkonce.plans.service import create_plan, import_plan_file
 
+        actor = actor or f"department:{department}"
         with open_session() as session:
-            plan = import_plan_file(
-                db_session=session,
-                path=path,
-                department=department,
-                period=period,
-                actor=actor or f"department:{department}",
-                title=title,
-            )
+            if path.suffix.lower() == ".json":
+                plan = create_plan(
+                    db_session=session,
+                    data=_plan_json(path, department, period, title),
+                    actor=actor,
+                )
+            else:
+                plan = import_plan_file(
+                    db_session=session,
+                    path=path,
+                    department=department,
+                    period=period,
+                    actor=actor,
+                    title=title,
+                )
             console.print(
                 f"已导入计划 {plan.id}（{plan.department.short_name} {plan.period} 第 {plan.version} 版，"
                 f"{len(plan.tasks)} 条任务，状态：{plan.state_name}）"
@@ -93,7 +127,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from checkonce.cli import console
-        from checkonce.plans.models import TRIGGER_REASON_NAMES
+        from checkonce.plans.models import PLAN_STATE_NAMES, TRIGGER_REASON_NAMES
         from checkonce.plans.scope import describe_scope
         from checkonce.plans.service import get_plan
 
@@ -137,8 +171,8 @@ def register(app: typer.Typer) -> None:
                 events.add_row(
                     event.at.strftime("%Y-%m-%d %H:%M:%S"),
                     event.actor,
-                    event.from_state or "—",
-                    event.to_state,
+                    PLAN_STATE_NAMES[event.from_state] if event.from_state else "—",
+                    PLAN_STATE_NAMES[event.to_state],
                     event.note,
                 )
             console.print(events)
@@ -173,7 +207,9 @@ def register(app: typer.Typer) -> None:
         }[action]
         with open_session() as session:
             plan = function(db_session=session, plan_id=plan_id, actor=actor, note=note)
-            console.print(f"计划 {plan.id} 已{plan.state_name}（操作人 {plan.events[-1].actor}）")
+            console.print(
+                f"计划 {plan.id} 现为“{plan.state_name}”（操作人 {plan.events[-1].actor}）"
+            )
 
     @plans_app.command("submit")
     def submit(

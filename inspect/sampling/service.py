@@ -76,6 +76,15 @@ def _superseded_ids(db_session: Session) -> set[int]:
     )
 
 
+def _chain(db_session: Session, draw_id: int | None) -> set[int]:
+    """`draw_id` and every draw it (transitively) supersedes."""
+    out: set[int] = set()
+    while draw_id is not None and draw_id not in out:
+        out.add(draw_id)
+        draw_id = db_session.scalar(select(Draw.supersedes_id).where(Draw.id == draw_id))
+    return out
+
+
 def _load_specs(db_session: Session, plan_task_ids: list[int]) -> list[PlanTask]:
     if not plan_task_ids:
         raise CheckOnceError("请指定至少一条双随机抽查任务")
@@ -172,6 +181,8 @@ def commit_draw(
         else "白名单企业不纳入抽取"
     )
 
+    # Selections of the draws this one replaces do not count as "already drawn".
+    replaced = _chain(db_session, supersedes_id)
     drawn_already: dict[int, set[str]] = defaultdict(set)
     if exclude:
         rows = db_session.execute(
@@ -186,7 +197,7 @@ def commit_draw(
         )
         code_of = {item.id: item.code for item in items}
         for enterprise_id, item_id, draw_id in rows:
-            if draw_id != supersedes_id:
+            if draw_id not in replaced:
                 drawn_already[enterprise_id].add(code_of[item_id])
 
     members: list[DrawMember] = []
@@ -361,7 +372,9 @@ def run_draw(
     if draw.supersedes_id is not None:
         # Keep the superseded draw's tasks for the record, but take them out of the schedule.
         for task in db_session.scalars(
-            select(InspectionTask).where(InspectionTask.draw_id == draw.supersedes_id)
+            select(InspectionTask).where(
+                InspectionTask.draw_id.in_(_chain(db_session, draw.supersedes_id))
+            )
         ):
             task.active = False
 

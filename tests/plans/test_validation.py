@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from checkonce.plans import validation as v
 from tests import factories as f
@@ -324,3 +326,28 @@ def test_every_rule_is_tested():
 @pytest.mark.parametrize("rule", v.RULES, ids=lambda r: r.__name__)
 def test_rules_are_named_check_and_documented(rule):
     assert rule.__name__.startswith("check_") and rule.__doc__
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 60), st.integers(0, 15)).map(lambda t: (t[0], t[0] + t[1])),
+        max_size=7,
+    )
+)
+def test_min_visits_matches_brute_force(windows):
+    import datetime as dt
+    import itertools
+
+    base = dt.date(2027, 1, 1)
+    dated = [(base + dt.timedelta(s), base + dt.timedelta(e)) for s, e in windows]
+    days = sorted({d for s, e in windows for d in (s, e)})
+    best = next(
+        (
+            k
+            for k in range(len(windows) + 1)
+            for picks in itertools.combinations(days, k)
+            if all(any(s <= p <= e for p in picks) for s, e in windows)
+        ),
+        None,
+    )
+    assert v.min_visits(dated) == best

@@ -161,6 +161,35 @@ def test_plan_and_draw_end_to_end(workdir):
     assert "draw" not in run(workdir, "draw", "list").stderr
 
 
+def test_json_plan_file(workdir):
+    tasks = [
+        {
+            "kind": "random",
+            "item": "SAMR-SP-002",
+            "window": ["2027-04-06", "2027-06-30"],
+            "scope": {"industries": ["restaurant"]},
+        }
+    ]
+    (workdir / "plan.json").write_text(
+        json.dumps({"period": "2027Q2", "tasks": tasks}), encoding="utf-8"
+    )
+    done = run(
+        workdir,
+        "plans",
+        "import",
+        "plan.json",
+        "-d",
+        "SAMR",
+        "-p",
+        "2027Q2",
+        "--actor",
+        "department:李四",
+    )
+    assert done.returncode == 0 and "2027Q2" in done.stdout, done.stderr
+    clash = run(workdir, "plans", "import", "plan.json", "-d", "SAMR", "-p", "2027Q3")
+    assert clash.returncode == 1 and "不一致" in clash.stderr
+
+
 def test_bad_input_is_a_clear_error(workdir):
     missing = run(workdir, "plans", "show", "99999")
     assert missing.returncode == 1 and "计划 99999 不存在" in missing.stderr

@@ -251,6 +251,32 @@ def test_redraw_is_a_new_draw_with_a_reason(db_session):
     with pytest.raises(Conflict, match="已被重新抽取取代"):
         draws.redraw(db_session=db_session, draw_id=first.id, reason="再来一次", actor=BOSS)
     assert db_session.scalar(select(func.count()).select_from(Draw)) == 2
+    # reloaded from the database (PostgreSQL hands back aware times), the commitment is the same
+    reloaded = draws.published_json(again)
+    assert reloaded["commitment_sha256"] == first_json["commitment_sha256"]
+    assert verify_published(reloaded).ok
+
+
+def test_redraw_of_a_redraw_that_never_ran(db_session):
+    population(db_session, {"B": 12})
+    task = spec(db_session, strata={"B": {"count": 5}})
+    first, _ = full_draw(db_session, [task.id])
+    second = draws.redraw(
+        db_session=db_session, draw_id=first.id, reason="参数有误", actor=BOSS, policy=f.policy()
+    )
+    third = draws.redraw(
+        db_session=db_session,
+        draw_id=second.id,
+        reason="承诺未按时公示",
+        actor=BOSS,
+        policy=f.policy(),
+    )
+    assert third.population_size == 12  # the first draw's selection excludes nobody
+    draws.run_draw(db_session=db_session, draw_id=third.id, actor=BOSS, policy=f.policy())
+    with pytest.raises(Conflict, match="已被重新抽取取代"):
+        draws.run_draw(db_session=db_session, draw_id=second.id, actor=BOSS)
+    active = db_session.scalars(select(InspectionTask).where(InspectionTask.active.is_(True))).all()
+    assert {t.draw_id for t in active} == {third.id} and len(active) == 5
 
 
 def test_joint_draw_gives_each_department_a_task_per_enterprise(db_session):
