@@ -1,8 +1,9 @@
 """Imports every domain's models so Base.metadata is complete (Alembic, test schema checks)."""
 
+from checkonce.auth import models as auth_models
 from checkonce.db import Base
 from checkonce.plans import models as plan_models
 from checkonce.registry import models as registry_models
 from checkonce.sampling import models as sampling_models
 
-__all__ = ["Base", "plan_models", "registry_models", "sampling_models"]
+__all__ = ["Base", "auth_models", "plan_models", "registry_models", "sampling_models"]

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from checkonce.errors import CheckOnceError
 
-COMMAND_MODULES = ["db", "demo", "registry", "plans", "draws"]
+COMMAND_MODULES = ["db", "demo", "registry", "plans", "draws", "users"]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -1,0 +1,88 @@
+"""The FastAPI application: versioned JSON API under /api/v1, OpenAPI at /docs.
+
+Every error is a JSON body `{"error": {"code", "message"}}` with a Chinese message; domain
+errors keep their own status (400/404/409/422/429), validation errors are 422.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from checkonce.config import Settings, get_settings
+from checkonce.db import make_engine, session_factory
+from checkonce.errors import CheckOnceError, ImportRejected
+
+log = logging.getLogger("checkonce.api")
+
+HTTP_MESSAGES = {
+    404: "请求的资源不存在",
+    405: "不支持该请求方法",
+    401: "请先登录",
+    403: "无权访问",
+}
+
+
+def _error(status: int, code: str, message: str, details: list | None = None) -> JSONResponse:
+    body: dict = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _field_path(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc if part not in ("body", "query", "path"))
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """An application bound to `engine` (default: the configured database)."""
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.database_url)
+    app = FastAPI(
+        title="CheckOnce 综合查一次",
+        version="1",
+        description="跨部门联合检查：计划、双随机抽取、合并排程、扫码入企、结果公开。",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+
+    @app.exception_handler(CheckOnceError)
+    async def domain_error(_request: Request, exc: CheckOnceError) -> JSONResponse:
+        details = None
+        if isinstance(exc, ImportRejected):
+            details = [{"row": e.row, "field": e.field, "reason": e.reason} for e in exc.errors]
+        return _error(exc.status, exc.code, exc.message, details)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"field": _field_path(tuple(e.get("loc", ()))), "reason": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        fields = "、".join(d["field"] for d in details if d["field"]) or "请求"
+        return _error(422, "invalid_request", f"请求参数有误：{fields}", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+        return _error(exc.status_code, f"http_{exc.status_code}", message)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return _error(500, "internal", "系统内部错误，请稍后再试或联系管理员")
+
+    from checkonce.api.routers import auth, registry
+
+    for module in (auth, registry):
+        app.include_router(module.router, prefix="/api/v1")
+    return app

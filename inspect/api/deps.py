@@ -1,0 +1,85 @@
+"""Request dependencies: a database session per request, the caller, and role rules.
+
+Every route declares who may call it with `Allow(...)` (or `PUBLIC`); the authorization
+matrix test reads these declarations from the routes, so a route without one fails the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from checkonce.auth.models import ROLE_NAMES
+from checkonce.auth.service import AuthError, Forbidden, Principal, read_token
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request: committed when the handler succeeds, rolled back otherwise."""
+    session = request.app.state.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+
+
+def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+    if not token:
+        raise AuthError("请先登录")
+    return read_token(token, secret=request.app.state.settings.secret_key)
+
+
+class Allow:
+    """Dependency: the caller must hold one of `roles`. `Allow.roles` is read by the
+    authorization matrix test."""
+
+    def __init__(self, *roles: str) -> None:
+        unknown = set(roles) - set(ROLE_NAMES)
+        if unknown:
+            raise ValueError(f"unknown roles {unknown}")
+        self.roles = frozenset(roles)
+
+    def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in self.roles:
+            raise Forbidden(f"{ROLE_NAMES[principal.role]}账号无权执行此操作")
+        return principal
+
+
+class Public:
+    """Dependency marking a route open to everyone (published plans, draws and results)."""
+
+    roles = frozenset(ROLE_NAMES) | {"anonymous"}
+
+    def __call__(self) -> None:
+        return None
+
+
+PUBLIC = Depends(Public())
+STAFF = ("admin", "coordinator", "bureau", "inspector")
+
+
+class PageParams:
+    """limit/offset of a list (1–200 rows a page)."""
+
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=200, description="每页条数")] = 50,
+        offset: Annotated[int, Query(ge=0, description="起始位置")] = 0,
+    ) -> None:
+        self.limit = limit
+        self.offset = offset
+
+
+PageDep = Annotated[PageParams, Depends()]

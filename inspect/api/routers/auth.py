@@ -1,0 +1,67 @@
+"""Login (OAuth2 password flow) and who-am-I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from checkonce.api.deps import PUBLIC, Allow, SessionDep
+from checkonce.auth.models import ROLES
+from checkonce.auth.service import (
+    ACCESS_TOKEN_MINUTES,
+    AuthError,
+    Principal,
+    authenticate,
+    issue_token,
+)
+
+router = APIRouter(prefix="/auth", tags=["登录"])
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    role: str
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    role: str
+    department_id: int | None
+    inspector_id: int | None
+    enterprise_id: int | None
+
+
+@router.post("/token", response_model=Token, dependencies=[PUBLIC])
+def login(
+    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep
+) -> Token:
+    """用户名密码登录，返回 30 分钟有效的访问令牌。"""
+    client = request.client.host if request.client else "unknown"
+    try:
+        user = authenticate(
+            db_session=db, username=form.username, password=form.password, client=client
+        )
+    except AuthError:
+        db.commit()  # keep the failed attempt: it is what the rate limit counts
+        raise
+    token = issue_token(user, secret=request.app.state.settings.secret_key)
+    return Token(access_token=token, expires_in=ACCESS_TOKEN_MINUTES * 60, role=user.role)
+
+
+@router.get("/me", response_model=Me)
+def me(principal: Annotated[Principal, Depends(Allow(*ROLES))]) -> Me:
+    """当前登录用户。"""
+    return Me(
+        id=principal.user_id,
+        username=principal.username,
+        role=principal.role,
+        department_id=principal.department_id,
+        inspector_id=principal.inspector_id,
+        enterprise_id=principal.enterprise_id,
+    )

@@ -1,0 +1,209 @@
+"""Passwords (argon2), logins with rate limiting, and short-lived JWT access tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from checkonce.auth.models import ROLES, LoginAttempt, User, utcnow
+from checkonce.errors import CheckOnceError, Conflict, NotFound
+from checkonce.registry.models import Department, Enterprise, Inspector
+
+ACCESS_TOKEN_MINUTES = 30
+ISSUER = "checkonce"
+ALGORITHM = "HS256"
+# Rate limits over a sliding window: per username and per client address.
+WINDOW = dt.timedelta(minutes=15)
+MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_CLIENT = 30
+MIN_PASSWORD_LENGTH = 10
+
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash("checkonce-dummy-password")
+
+
+class AuthError(CheckOnceError):
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(CheckOnceError):
+    code = "forbidden"
+    status = 403
+
+
+class TooManyAttempts(CheckOnceError):
+    code = "too_many_attempts"
+    status = 429
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the access token says."""
+
+    user_id: int
+    username: str
+    role: str
+    department_id: int | None = None
+    inspector_id: int | None = None
+    enterprise_id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """The actor string recorded in audit trails (plans, draws)."""
+        role = {"bureau": "department"}.get(self.role, self.role)
+        return f"{role}:{self.username}"
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise CheckOnceError(f"密码至少 {MIN_PASSWORD_LENGTH} 位")
+    return _hasher.hash(password)
+
+
+def create_user(
+    *,
+    db_session: Session,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    department: str | None = None,
+    inspector: str | None = None,
+    credit_code: str | None = None,
+) -> User:
+    """Create a user bound to its department / inspector / enterprise as its role requires."""
+    if role not in ROLES:
+        raise CheckOnceError(f"未知角色 {role}：应为 {'、'.join(ROLES)}")
+    if db_session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"用户名 {username} 已存在")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        password_hash=hash_password(password),
+    )
+    if role == "bureau":
+        if not department:
+            raise CheckOnceError("执法部门账号须指定部门（--department）")
+        user.department_id = db_session.scalar(
+            select(Department.id).where(Department.code == department)
+        )
+        if user.department_id is None:
+            raise NotFound(f"部门 {department} 不存在")
+    if role == "inspector":
+        if not inspector:
+            raise CheckOnceError("执法人员账号须指定工号（--inspector）")
+        person = db_session.scalars(select(Inspector).where(Inspector.code == inspector)).first()
+        if person is None:
+            raise NotFound(f"执法人员 {inspector} 不存在")
+        if not person.assignable:
+            raise CheckOnceError(f"{person.name}（{inspector}）不是在岗执法人员，不能开通执法账号")
+        user.inspector_id = person.id
+        user.department_id = person.department_id
+    if role == "enterprise":
+        if not credit_code:
+            raise CheckOnceError("企业账号须指定统一社会信用代码（--credit-code）")
+        user.enterprise_id = db_session.scalar(
+            select(Enterprise.id).where(Enterprise.credit_code == credit_code)
+        )
+        if user.enterprise_id is None:
+            raise NotFound(f"企业 {credit_code} 不在登记库中")
+    db_session.add(user)
+    db_session.flush()
+    return user
+
+
+def _recent_failures(db_session: Session, column, value: str, now: dt.datetime) -> int:
+    return (
+        db_session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(
+                column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= now - WINDOW
+            )
+        )
+        or 0
+    )
+
+
+def authenticate(
+    *,
+    db_session: Session,
+    username: str,
+    password: str,
+    client: str,
+    now: dt.datetime | None = None,
+) -> User:
+    """The user for these credentials. Wrong user and wrong password give the same error;
+    too many recent failures for the username or the client are refused before checking."""
+    now = now or utcnow()
+    if (
+        _recent_failures(db_session, LoginAttempt.username, username, now) >= MAX_FAILURES_PER_USER
+        or _recent_failures(db_session, LoginAttempt.client, client, now) >= MAX_FAILURES_PER_CLIENT
+    ):
+        raise TooManyAttempts("登录失败次数过多，请 15 分钟后再试")
+    user = db_session.scalars(select(User).where(User.username == username)).first()
+    ok = False
+    try:
+        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    ok = ok and user is not None and user.active
+    db_session.add(LoginAttempt(username=username[:64], client=client[:64], at=now, success=ok))
+    db_session.flush()
+    if not ok:
+        raise AuthError("用户名或密码错误")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    user.last_login_at = now
+    return user
+
+
+def issue_token(user: User, *, secret: str, now: dt.datetime | None = None) -> str:
+    now = now or utcnow()
+    claims = {
+        "iss": ISSUER,
+        "sub": str(user.id),
+        "name": user.username,
+        "role": user.role,
+        "dep": user.department_id,
+        "ins": user.inspector_id,
+        "ent": user.enterprise_id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + dt.timedelta(minutes=ACCESS_TOKEN_MINUTES)).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def read_token(token: str, *, secret: str) -> Principal:
+    """The principal of a valid token; any problem is the same 401."""
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "role"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthError("登录已过期，请重新登录", code="token_expired") from None
+    except jwt.PyJWTError:
+        raise AuthError("登录凭证无效，请重新登录") from None
+    if claims.get("role") not in ROLES:
+        raise AuthError("登录凭证无效，请重新登录")
+    return Principal(
+        user_id=int(claims["sub"]),
+        username=claims.get("name", ""),
+        role=claims["role"],
+        department_id=claims.get("dep"),
+        inspector_id=claims.get("ins"),
+        enterprise_id=claims.get("ent"),
+    )
