@@ -1,0 +1,190 @@
+"""Schedules in the database: versions of the merged schedule of a period, their visits
+(综合查一次: one entry, many tasks), the teams drawn for them, and tasks left out.
+
+A version is generated as a draft and published atomically: the partial unique index keeps
+at most one published version per period, and publishing supersedes the previous one in the
+same transaction, so the old one stays in force until the new one is committed whole."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    Time,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from checkonce.db import Base
+from checkonce.plans.models import InspectionTask
+from checkonce.registry.models import Department, Enterprise, Inspector
+
+SCHEDULE_STATES = ("draft", "published", "superseded", "discarded")
+VISIT_STATES = ("scheduled", "checked_in", "completed", "missed", "cancelled")
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class ScheduleVersion(Base):
+    """One solve of a period's merged schedule, with its seed, metrics and verifier report."""
+
+    __tablename__ = "schedule_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(8), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(12), default="draft")
+    seed: Mapped[str] = mapped_column(String(64))
+    instance_name: Mapped[str] = mapped_column(String(120), default="")
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    verifier_report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    violations: Mapped[int] = mapped_column(Integer, default=0)
+    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("schedule_version.id"))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_by: Mapped[str | None] = mapped_column(String(80))
+    published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    visits: Mapped[list[Visit]] = relationship(
+        back_populates="schedule", cascade="all, delete-orphan", order_by="Visit.id"
+    )
+    unscheduled: Mapped[list[UnscheduledTask]] = relationship(cascade="all, delete-orphan")
+
+    __table_args__ = (
+        UniqueConstraint("period", "version"),
+        CheckConstraint(_in("state", SCHEDULE_STATES), name="state_known"),
+        CheckConstraint("violations >= 0", name="violations_nonnegative"),
+        # A version with verifier violations is a bug and can never be in force.
+        CheckConstraint("state <> 'published' OR violations = 0", name="published_is_clean"),
+        Index(
+            "uq_schedule_version_one_published",
+            "period",
+            unique=True,
+            sqlite_where=text("state = 'published'"),
+            postgresql_where=text("state = 'published'"),
+        ),
+    )
+
+
+class Visit(Base):
+    """One entry into one enterprise on one day by a joint team (综合查一次)."""
+
+    __tablename__ = "visit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("schedule_version.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(16))
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    start: Mapped[dt.time] = mapped_column(Time)
+    end: Mapped[dt.time] = mapped_column(Time)
+    lead_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"))
+    announced: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(12), default="scheduled")
+    # Carried over unchanged from the version it was frozen in (checked in, done, or due soon).
+    frozen: Mapped[bool] = mapped_column(Boolean, default=False)
+    travel_km: Mapped[float] = mapped_column(Float, default=0.0)
+
+    schedule: Mapped[ScheduleVersion] = relationship(back_populates="visits")
+    enterprise: Mapped[Enterprise] = relationship()
+    lead_department: Mapped[Department] = relationship()
+    tasks: Mapped[list[VisitTask]] = relationship(
+        cascade="all, delete-orphan", order_by="VisitTask.inspection_task_id"
+    )
+    team: Mapped[list[VisitInspector]] = relationship(
+        cascade="all, delete-orphan", order_by="VisitInspector.position"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "code"),
+        UniqueConstraint("schedule_id", "enterprise_id", "day"),
+        CheckConstraint(_in("state", VISIT_STATES), name="state_known"),
+        CheckConstraint('start < "end"', name="time_order"),
+    )
+
+
+class VisitTask(Base):
+    __tablename__ = "visit_task"
+
+    visit_id: Mapped[int] = mapped_column(
+        ForeignKey("visit.id", ondelete="CASCADE"), primary_key=True
+    )
+    inspection_task_id: Mapped[int] = mapped_column(
+        ForeignKey("inspection_task.id"), primary_key=True
+    )
+
+    task: Mapped[InspectionTask] = relationship()
+
+
+class VisitInspector(Base):
+    """A member of a visit's team, in the order the draw ranked them."""
+
+    __tablename__ = "visit_inspector"
+
+    visit_id: Mapped[int] = mapped_column(
+        ForeignKey("visit.id", ondelete="CASCADE"), primary_key=True
+    )
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("inspector.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    inspector: Mapped[Inspector] = relationship()
+
+    __table_args__ = (CheckConstraint("position >= 0", name="position_nonnegative"),)
+
+
+class UnscheduledTask(Base):
+    """A task a version could not place, with the reason the solver gave."""
+
+    __tablename__ = "unscheduled_task"
+
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("schedule_version.id", ondelete="CASCADE"), primary_key=True
+    )
+    inspection_task_id: Mapped[int] = mapped_column(
+        ForeignKey("inspection_task.id"), primary_key=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class ScheduleJob(Base):
+    """A background schedule generation: its progress is polled by the coordinator's page."""
+
+    __tablename__ = "schedule_job"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(8), default="queued")
+    stage: Mapped[str] = mapped_column(String(40), default="")
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(String(80))
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedule_version.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(_in("state", JOB_STATES), name="state_known"),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="progress_range"),
+    )
