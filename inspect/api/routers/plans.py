@@ -1,0 +1,317 @@
+"""Plans: bureaus file and submit their own department's plans; coordinators approve,
+publish or return them; published plans are public (一公开)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, UploadFile
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from checkonce.api.deps import PUBLIC, Allow, PageDep, SessionDep
+from checkonce.api.schemas import Page
+from checkonce.auth.service import Forbidden, Principal
+from checkonce.errors import CheckOnceError, NotFound
+from checkonce.plans import service
+from checkonce.plans.models import Plan, PlanTask
+from checkonce.plans.validation import validate_plan
+from checkonce.registry.models import Department
+
+router = APIRouter(tags=["检查计划"])
+PlanStaff = Annotated[Principal, Depends(Allow("admin", "coordinator", "bureau"))]
+Filer = Annotated[Principal, Depends(Allow("coordinator", "bureau"))]
+Coordinator = Annotated[Principal, Depends(Allow("coordinator"))]
+
+
+class PlanTaskOut(BaseModel):
+    id: int
+    position: int
+    kind: str
+    items: list[str]
+    window: tuple[dt.date, dt.date]
+    scope: dict[str, Any]
+    strata: dict[str, Any] | None
+    enterprises: list[str]
+    campaign_name: str | None
+    approver: str | None
+    approval_date: dt.date | None
+    approval_document: str | None
+    trigger_reason: str | None
+    due_workdays: int | None
+    note: str
+
+
+class PlanEventOut(BaseModel):
+    actor: str
+    at: dt.datetime
+    from_state: str | None
+    to_state: str
+    note: str
+
+
+class PlanOut(BaseModel):
+    id: int
+    department: str
+    period: str
+    version: int
+    title: str
+    state: str
+    created_by: str
+    created_at: dt.datetime
+    tasks: int
+
+
+class PlanDetail(PlanOut):
+    task_list: list[PlanTaskOut]
+    events: list[PlanEventOut]
+
+
+class FindingOut(BaseModel):
+    rule: str
+    severity: str
+    message: str
+    ids: dict[str, list[Any]]
+
+
+class Validation(BaseModel):
+    plan_id: int
+    submittable: bool
+    findings: list[FindingOut]
+
+
+class PlanIn(BaseModel):
+    department: str = Field(min_length=2, max_length=16)
+    period: str = Field(min_length=4, max_length=6)
+    title: str = Field("", max_length=200)
+    tasks: list[dict[str, Any]] = Field(min_length=1, max_length=5000)
+
+
+class Note(BaseModel):
+    note: str = Field("", max_length=500)
+
+
+def _summary(plan: Plan, tasks: int) -> PlanOut:
+    return PlanOut(
+        id=plan.id,
+        department=plan.department.code,
+        period=plan.period,
+        version=plan.version,
+        title=plan.title,
+        state=plan.state,
+        created_by=plan.created_by,
+        created_at=plan.created_at,
+        tasks=tasks,
+    )
+
+
+def _detail(plan: Plan) -> PlanDetail:
+    tasks = [
+        PlanTaskOut(
+            id=t.id,
+            position=t.position,
+            kind=t.kind,
+            items=[i.item.code for i in t.items],
+            window=(t.window_start, t.window_end),
+            scope=t.scope or {},
+            strata=t.strata,
+            enterprises=[e.enterprise.credit_code for e in t.enterprises],
+            campaign_name=t.campaign_name,
+            approver=t.approver,
+            approval_date=t.approval_date,
+            approval_document=t.approval_document,
+            trigger_reason=t.trigger_reason,
+            due_workdays=t.due_workdays,
+            note=t.note,
+        )
+        for t in plan.tasks
+    ]
+    events = [
+        PlanEventOut(
+            actor=e.actor, at=e.at, from_state=e.from_state, to_state=e.to_state, note=e.note
+        )
+        for e in plan.events
+    ]
+    return PlanDetail(**_summary(plan, len(tasks)).model_dump(), task_list=tasks, events=events)
+
+
+def _visible_plan(db: Session, plan_id: int, principal: Principal | None) -> Plan:
+    """The plan if the caller may see it: bureaus only their own department's (else 404);
+    anonymous callers only published plans."""
+    plan = service.get_plan(db_session=db, plan_id=plan_id)
+    if principal is None:
+        if plan.state != "published":
+            raise NotFound(f"计划 {plan_id} 不存在")
+    elif principal.role == "bureau" and plan.department_id != principal.department_id:
+        raise NotFound(f"计划 {plan_id} 不存在")
+    return plan
+
+
+def _own_department(db: Session, principal: Principal, code: str) -> None:
+    if principal.role != "bureau":
+        return
+    own = db.scalar(select(Department.code).where(Department.id == principal.department_id))
+    if code != own:
+        raise Forbidden(f"执法部门账号只能提交本部门（{own}）的计划")
+
+
+def _list(
+    db: Session,
+    page,
+    *,
+    department_id: int | None = None,
+    states=None,
+    year=None,
+    department: str | None = None,
+) -> Page[PlanOut]:
+    counts = select(PlanTask.plan_id, func.count().label("n")).group_by(PlanTask.plan_id).subquery()
+    stmt = (
+        select(Plan, func.coalesce(counts.c.n, 0))
+        .join(Department)
+        .outerjoin(counts, counts.c.plan_id == Plan.id)
+    )
+    if department_id is not None:
+        stmt = stmt.where(Plan.department_id == department_id)
+    if department:
+        stmt = stmt.where(Department.code == department)
+    if states:
+        stmt = stmt.where(Plan.state.in_(states))
+    if year:
+        stmt = stmt.where(Plan.year == year)
+    total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = db.execute(
+        stmt.options(selectinload(Plan.department))
+        .order_by(Plan.id.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return Page(
+        items=[_summary(plan, n) for plan, n in rows],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/plans", response_model=Page[PlanOut])
+def list_plans(
+    db: SessionDep,
+    principal: PlanStaff,
+    page: PageDep,
+    year: int | None = None,
+    state: str | None = None,
+    department: str | None = None,
+) -> Page[PlanOut]:
+    """计划列表；执法部门只看到本部门的计划。"""
+    own = principal.department_id if principal.role == "bureau" else None
+    return _list(
+        db,
+        page,
+        department_id=own,
+        states=[state] if state else None,
+        year=year,
+        department=department,
+    )
+
+
+@router.get("/plans/{plan_id}", response_model=PlanDetail)
+def get_plan(plan_id: int, db: SessionDep, principal: PlanStaff) -> PlanDetail:
+    """一份计划及其任务与流转记录。"""
+    return _detail(_visible_plan(db, plan_id, principal))
+
+
+@router.post("/plans", response_model=PlanDetail, status_code=201)
+def create_plan(body: PlanIn, db: SessionDep, principal: Filer) -> PlanDetail:
+    """以 JSON 提交计划草稿（全部任务正确才写入，错误逐条列出）。"""
+    _own_department(db, principal, body.department)
+    plan = service.create_plan(db_session=db, data=body.model_dump(), actor=principal.actor)
+    return _detail(service.get_plan(db_session=db, plan_id=plan.id))
+
+
+@router.post("/plans/upload", response_model=PlanDetail, status_code=201)
+def upload_plan(
+    file: UploadFile,
+    db: SessionDep,
+    principal: Filer,
+    department: Annotated[str, Form(min_length=2, max_length=16)],
+    period: Annotated[str, Form(min_length=4, max_length=6)],
+    title: Annotated[str, Form(max_length=200)] = "",
+) -> PlanDetail:
+    """上传计划表（CSV 或 Excel，一行一条任务）。"""
+    _own_department(db, principal, department)
+    suffix = Path(file.filename or "").suffix.lower()
+    if suffix not in (".csv", ".xlsx", ".xlsm"):
+        raise CheckOnceError(f"不支持的文件类型 {suffix or '（无扩展名）'}，请上传 .csv 或 .xlsx")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"plan{suffix}"
+        path.write_bytes(file.file.read())
+        plan = service.import_plan_file(
+            db_session=db,
+            path=path,
+            department=department,
+            period=period,
+            actor=principal.actor,
+            title=title,
+        )
+    return _detail(service.get_plan(db_session=db, plan_id=plan.id))
+
+
+@router.post("/plans/{plan_id}/validate", response_model=Validation)
+def validate(plan_id: int, db: SessionDep, principal: PlanStaff) -> Validation:
+    """按政策校验计划，列出每条问题及其规则名。"""
+    plan = _visible_plan(db, plan_id, principal)
+    findings = validate_plan(plan, db_session=db)
+    return Validation(
+        plan_id=plan.id,
+        submittable=not any(f.is_error for f in findings),
+        findings=[FindingOut(**f.as_dict()) for f in findings],
+    )
+
+
+@router.post("/plans/{plan_id}/submit", response_model=PlanDetail)
+def submit(plan_id: int, db: SessionDep, principal: Filer) -> PlanDetail:
+    """提交审核（校验不通过则不能提交）。"""
+    _visible_plan(db, plan_id, principal)
+    service.submit_plan(db_session=db, plan_id=plan_id, actor=principal.actor)
+    return _detail(service.get_plan(db_session=db, plan_id=plan_id))
+
+
+@router.post("/plans/{plan_id}/approve", response_model=PlanDetail)
+def approve(plan_id: int, body: Note, db: SessionDep, principal: Coordinator) -> PlanDetail:
+    """协调机构审核通过。"""
+    service.approve_plan(db_session=db, plan_id=plan_id, actor=principal.actor, note=body.note)
+    return _detail(service.get_plan(db_session=db, plan_id=plan_id))
+
+
+@router.post("/plans/{plan_id}/publish", response_model=PlanDetail)
+def publish(plan_id: int, body: Note, db: SessionDep, principal: Coordinator) -> PlanDetail:
+    """向社会公开计划。"""
+    service.publish_plan(db_session=db, plan_id=plan_id, actor=principal.actor, note=body.note)
+    return _detail(service.get_plan(db_session=db, plan_id=plan_id))
+
+
+@router.post("/plans/{plan_id}/return", response_model=PlanDetail)
+def return_plan(plan_id: int, body: Note, db: SessionDep, principal: Coordinator) -> PlanDetail:
+    """退回修改（须说明理由）。"""
+    if not body.note.strip():
+        raise CheckOnceError("退回计划须说明理由")
+    service.return_to_draft(db_session=db, plan_id=plan_id, actor=principal.actor, note=body.note)
+    return _detail(service.get_plan(db_session=db, plan_id=plan_id))
+
+
+@router.get("/public/plans", response_model=Page[PlanOut], dependencies=[PUBLIC])
+def public_plans(
+    db: SessionDep, page: PageDep, year: int | None = None, department: str | None = None
+) -> Page[PlanOut]:
+    """已公开的检查计划（无需登录）。"""
+    return _list(db, page, states=["published"], year=year, department=department)
+
+
+@router.get("/public/plans/{plan_id}", response_model=PlanDetail, dependencies=[PUBLIC])
+def public_plan(plan_id: int, db: SessionDep) -> PlanDetail:
+    """一份已公开的计划（未公开的计划一律 404）。"""
+    return _detail(_visible_plan(db, plan_id, None))
