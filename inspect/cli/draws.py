@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
     def publish(
         draw_id: int = typer.Argument(..., help="抽取编号"),
         out: Path = typer.Option(None, "--out", help="写入此 JSON 文件（默认打印）"),
-        actor: str = typer.Option("coordinator:公示", "--actor", help=ACTOR_HELP),
+        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
     ) -> None:
         """公示：抽取前输出承诺，公开种子后输出完整结果（checkonce.draw/1）。"""
         from checkonce.sampling.service import publish_draw

@@ -66,8 +66,11 @@ class Draw(Base):
     redraw_reason: Mapped[str | None] = mapped_column(Text)
     committed_by: Mapped[str] = mapped_column(String(80))
     committed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    drawn_by: Mapped[str | None] = mapped_column(String(80))
     drawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revealed_by: Mapped[str | None] = mapped_column(String(80))
     revealed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    published_by: Mapped[str | None] = mapped_column(String(80))
     published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     specs: Mapped[list[DrawSpec]] = relationship(

@@ -402,6 +402,7 @@ def run_draw(
                 )
             )
     draw.state = "drawn"
+    draw.drawn_by = actor
     draw.drawn_at = utcnow()
     db_session.flush()
     return draw
@@ -409,11 +410,12 @@ def run_draw(
 
 def reveal_draw(*, db_session: Session, draw_id: int, actor: str) -> Draw:
     """Disclose the seed of a draw that has run."""
-    authorize(actor, "draw.reveal")
+    actor = authorize(actor, "draw.reveal")
     draw = get_draw(db_session=db_session, draw_id=draw_id)
     if draw.state != "drawn":
         raise Conflict(f"抽取 {draw.id} 当前为“{draw.state_name}”，只有已抽取的才能公开种子")
     draw.state = "revealed"
+    draw.revealed_by = actor
     draw.revealed_at = utcnow()
     db_session.flush()
     return draw
@@ -444,19 +446,20 @@ def published_json(draw: Draw) -> dict[str, Any]:
         for m in sorted(draw.members, key=lambda m: m.credit_code)
         if m.excluded_reason
     ]
-    out["drawn_at"] = _iso_utc(draw.drawn_at)
-    out["revealed_at"] = _iso_utc(draw.revealed_at)
+    out["drawn"] = {"by": draw.drawn_by, "at": _iso_utc(draw.drawn_at)}
+    out["revealed"] = {"by": draw.revealed_by, "at": _iso_utc(draw.revealed_at)}
     return out
 
 
 def publish_draw(*, db_session: Session, draw_id: int, actor: str) -> dict[str, Any]:
     """Before the run: the commitment. After reveal: mark published and return the full JSON."""
-    authorize(actor, "draw.publish")
+    actor = authorize(actor, "draw.publish")
     draw = get_draw(db_session=db_session, draw_id=draw_id)
     if draw.state in ("committed", "drawn"):
         return publish_commitment(draw)
     if draw.state == "revealed":
         draw.state = "published"
+        draw.published_by = actor
         draw.published_at = utcnow()
         db_session.flush()
     return published_json(draw)

@@ -139,7 +139,16 @@ def test_plan_and_draw_end_to_end(workdir):
     ran = run(workdir, "draw", "run", draw_id, "--actor", "coordinator:张三")
     assert ran.returncode == 0 and "B 类 2/10" in ran.stdout and "D 类 3/10" in ran.stdout
     assert run(workdir, "draw", "reveal", draw_id, "--actor", "coordinator:张三").returncode == 0
-    published = run(workdir, "draw", "publish", draw_id, "--out", "published.json")
+    published = run(
+        workdir,
+        "draw",
+        "publish",
+        draw_id,
+        "--out",
+        "published.json",
+        "--actor",
+        "coordinator:张三",
+    )
     assert published.returncode == 0, published.stderr
     data = json.loads((workdir / "published.json").read_text(encoding="utf-8"))
     assert data["commitment_sha256"] == commitment["commitment_sha256"]

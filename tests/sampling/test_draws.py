@@ -71,6 +71,8 @@ def test_lifecycle_and_verification_from_json_only(db_session):
     draws.reveal_draw(db_session=db_session, draw_id=draw.id, actor=BOSS)
     final = draws.publish_draw(db_session=db_session, draw_id=draw.id, actor=BOSS)
     assert draw.state == "published" and draw.published_at is not None
+    assert (draw.committed_by, draw.drawn_by, draw.revealed_by, draw.published_by) == (BOSS,) * 4
+    assert final["drawn"]["by"] == BOSS and final["revealed"]["at"].endswith("Z")
     # what was announced before the draw is exactly what the final publication commits to
     assert final["commitment"] == before["commitment"]
     assert final["commitment_sha256"] == before["commitment_sha256"]
