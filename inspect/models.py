@@ -5,6 +5,15 @@ from checkonce.db import Base
 from checkonce.plans import models as plan_models
 from checkonce.registry import models as registry_models
 from checkonce.sampling import models as sampling_models
+from checkonce.visits import checkin_models
 from checkonce.visits import models as visit_models
 
-__all__ = ["Base", "auth_models", "plan_models", "registry_models", "sampling_models", "visit_models"]
+__all__ = [
+    "Base",
+    "auth_models",
+    "checkin_models",
+    "plan_models",
+    "registry_models",
+    "sampling_models",
+    "visit_models",
+]
