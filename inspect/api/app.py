@@ -81,8 +81,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         log.exception("unhandled error", exc_info=exc)
         return _error(500, "internal", "系统内部错误，请稍后再试或联系管理员")
 
-    from checkonce.api.routers import auth, draws, plans, registry
+    from checkonce.api.routers import auth, draws, plans, registry, schedules, visits
 
-    for module in (auth, registry, plans, draws):
+    for module in (auth, registry, plans, draws, schedules, visits):
         app.include_router(module.router, prefix="/api/v1")
     return app

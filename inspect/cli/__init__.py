@@ -13,7 +13,7 @@ from rich.console import Console
 
 from checkonce.errors import CheckOnceError
 
-COMMAND_MODULES = ["db", "demo", "registry", "plans", "draws", "users"]
+COMMAND_MODULES = ["db", "demo", "registry", "plans", "draws", "users", "schedule"]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -15,6 +15,7 @@ from checkonce.errors import CheckOnceError
 from checkonce.plans.models import InspectionTask
 from checkonce.policy import Policy
 from checkonce.registry.models import Conflict, Department, Enterprise, Inspector
+from checkonce.visits.history import EnterpriseHistory, load_history
 
 INSTANCE_SCHEMA = "checkonce.instance/1"
 
@@ -46,6 +47,24 @@ def _hhmm(value: dt.time) -> str:
     return value.strftime("%H:%M")
 
 
+def inspector_row(person: Inspector, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """An inspector as the interchange spells it, with unavailability inside [start, end]."""
+    return {
+        "id": person.code,
+        "department": person.department.code,
+        "lat": person.home_lat,
+        "lon": person.home_lon,
+        "minutes_per_day": person.minutes_per_day,
+        "unavailable": [
+            u.day.isoformat() for u in person.unavailable_days if start <= u.day <= end
+        ],
+        "certificate_valid": [
+            person.certificate_valid_from.isoformat(),
+            person.certificate_valid_to.isoformat(),
+        ],
+    }
+
+
 def build_instance(
     *,
     db_session: Session,
@@ -54,10 +73,12 @@ def build_instance(
     policy: Policy,
     seed: str,
     name: str | None = None,
+    history: dict[int, EnterpriseHistory] | None = None,
 ) -> dict[str, Any]:
     """The interchange instance for `period`: every active concrete task whose window meets
-    the period (windows clipped to it), the enterprises concerned, every assignable inspector
-    of the departments concerned, their conflicts, and the policy numbers."""
+    the period (windows clipped to it), the enterprises concerned with their history this
+    year (`history` by enterprise id; default: read by `load_history`), every assignable
+    inspector of the departments concerned, their conflicts, and the policy numbers."""
     start, end = parse_period(period)
     workdays = calendar.workdays(start, end)
     if not workdays:
@@ -90,6 +111,10 @@ def build_instance(
         ]
         task_rows.append(row)
 
+    if history is None:
+        history = load_history(
+            db_session=db_session, period=period, start=start, enterprise_ids=enterprise_ids
+        )
     enterprises = []
     for firm in (
         db_session.scalars(
@@ -107,11 +132,8 @@ def build_instance(
                 "lon": firm.lon,
                 "risk": firm.risk_class,
                 "open": [_hhmm(firm.opens_at), _hhmm(firm.closes_at)],
-                # History: entries already made this year. Visits are recorded once schedules are
-                # published and checked in (the visits domain); before that there are none.
-                "visits_this_year": 0,
-                "routine_this_year": {},
-                "last_inspectors": [],
+                # Entries already made or planned this year, and the last team (rotation).
+                **history.get(firm.id, EnterpriseHistory()).to_interchange(),
             }
         )
 
@@ -133,22 +155,7 @@ def build_instance(
     )
     for person in staff:
         inspector_ids.append(person.id)
-        inspectors.append(
-            {
-                "id": person.code,
-                "department": person.department.code,
-                "lat": person.home_lat,
-                "lon": person.home_lon,
-                "minutes_per_day": person.minutes_per_day,
-                "unavailable": [
-                    u.day.isoformat() for u in person.unavailable_days if start <= u.day <= end
-                ],
-                "certificate_valid": [
-                    person.certificate_valid_from.isoformat(),
-                    person.certificate_valid_to.isoformat(),
-                ],
-            }
-        )
+        inspectors.append(inspector_row(person, start, end))
 
     conflicts = []
     if inspector_ids and enterprise_ids:

@@ -1,0 +1,218 @@
+"""`checkonce schedule ...`: generate, publish, list and show merged schedule versions."""
+
+from __future__ import annotations
+
+import typer
+
+from checkonce.cli.plans import ACTOR_HELP, open_session
+
+DEFAULT_ACTOR = "coordinator:命令行"
+METRIC_LABELS = (
+    ("tasks", "任务数"),
+    ("scheduled", "已排任务"),
+    ("unscheduled", "未排任务"),
+    ("visits", "入企次数"),
+    ("lb_visits", "入企次数下界"),
+    ("status_quo_visits", "各部门单独检查的入企次数"),
+    ("gap", "与下界差距"),
+    ("merge_ratio", "入企/任务"),
+    ("inspector_days", "人·日"),
+    ("inspector_minutes_lb", "人·分钟下界"),
+    ("travel_km", "路程（公里）"),
+    ("rotation_repeats", "重复派往同一企业"),
+    ("workload_cv", "工作量变异系数"),
+    ("frozen_visits", "保留不变的检查"),
+    ("solve_seconds", "求解用时（秒）"),
+)
+
+
+def _metrics_table(metrics: dict):
+    from rich.table import Table
+
+    table = Table("指标", "数值", show_header=True)
+    for key, label in METRIC_LABELS:
+        if key in metrics and metrics[key] is not None:
+            value = metrics[key]
+            text = (
+                f"{value:.1%}"
+                if key == "gap"
+                else f"{value:.3f}"
+                if isinstance(value, float)
+                else str(value)
+            )
+            table.add_row(label, text)
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    schedule_app = typer.Typer(
+        help="合并排程（综合查一次）：生成、发布、查看排程版本。", no_args_is_help=True
+    )
+
+    @schedule_app.command("generate")
+    def generate(
+        period: str = typer.Option(..., "--period", "-p", help="期间：2027、2027Q1 或 2027-03"),
+        seed: str = typer.Option(None, "--seed", help="十六进制种子（不填则随机生成并记录）"),
+        time_limit: float = typer.Option(60.0, "--time-limit", help="求解时限（秒）"),
+        workers: int = typer.Option(1, "--workers", help="求解线程数；需要可复现时用 1"),
+        replan: bool = typer.Option(
+            False, "--replan", help="重排：保留已签到、已完成和近期检查，只重排其余"
+        ),
+        freeze_workdays: int = typer.Option(
+            None, "--freeze-workdays", help="重排时保留今后几个工作日内的检查（默认 2）"
+        ),
+        actor: str = typer.Option(DEFAULT_ACTOR, "--actor", help=ACTOR_HELP),
+    ) -> None:
+        """生成一个排程草稿版本：读取已批准任务与本年历史，求解、独立校验并保存。"""
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from checkonce.cli import console
+        from checkonce.visits.service import STAGE_NAMES, generate_schedule
+
+        with (
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            ) as bar,
+            open_session() as session,
+        ):
+            task = bar.add_task("准备", total=1.0)
+
+            def progress(stage: str, fraction: float) -> None:
+                bar.update(task, completed=fraction, description=STAGE_NAMES.get(stage, stage))
+
+            version = generate_schedule(
+                db_session=session,
+                period=period,
+                actor=actor,
+                seed=seed,
+                time_limit=time_limit,
+                workers=workers,
+                progress=progress,
+                replan=replan,
+                freeze_workdays=freeze_workdays,
+            )
+            version_id, number = version.id, version.version
+            metrics = dict(version.metrics)
+            violations = version.violations
+            report = version.verifier_report or {}
+            seed_used = version.seed
+            period_name = version.period
+        console.print(_metrics_table(metrics))
+        if violations:
+            console.print(
+                f"[bold red]独立校验发现 {violations} 处违规，此版本不能发布：[/bold red]"
+            )
+            for item in report.get("violations", [])[:20]:
+                console.print(f"  [{item['rule']}] {item['message']}", highlight=False)
+        else:
+            console.print("独立校验通过：没有违反任何硬约束。")
+        console.print(f"种子：{seed_used}", highlight=False)
+        console.print(
+            f"已生成排程 {period_name} 第 {number} 版（草稿），版本编号 {version_id}；"
+            f"发布：checkonce schedule publish {version_id}",
+            highlight=False,
+        )
+
+    @schedule_app.command("publish")
+    def publish(
+        schedule_id: int = typer.Argument(..., help="排程版本编号"),
+        actor: str = typer.Option(DEFAULT_ACTOR, "--actor", help=ACTOR_HELP),
+    ) -> None:
+        """发布草稿版本；原在用版本在同一事务中被取代。"""
+        from checkonce.cli import console
+        from checkonce.visits.service import publish_schedule
+
+        with open_session() as session:
+            version = publish_schedule(db_session=session, schedule_id=schedule_id, actor=actor)
+            text = f"排程 {version.period} 第 {version.version} 版（编号 {version.id}）已发布"
+        console.print(text, highlight=False)
+
+    @schedule_app.command("list")
+    def list_(
+        period: str = typer.Option(None, "--period", "-p", help="只看某期间"),
+    ) -> None:
+        """列出排程版本。"""
+        from rich.table import Table
+
+        from checkonce.cli import console
+        from checkonce.visits.service import SCHEDULE_STATE_NAMES, list_schedules
+
+        with open_session() as session:
+            versions = list_schedules(db_session=session, period=period)
+            table = Table(
+                "编号", "期间", "版本", "状态", "入企", "已排/任务", "违规", "基于", "生成人"
+            )
+            for v in versions:
+                m = v.metrics or {}
+                table.add_row(
+                    str(v.id),
+                    v.period,
+                    str(v.version),
+                    SCHEDULE_STATE_NAMES[v.state],
+                    str(m.get("visits", "")),
+                    f"{m.get('scheduled', '')}/{m.get('tasks', '')}",
+                    str(v.violations),
+                    str(v.based_on_id or ""),
+                    v.created_by,
+                )
+            console.print(table if versions else "没有排程版本")
+
+    @schedule_app.command("show")
+    def show(
+        schedule_id: int = typer.Argument(..., help="排程版本编号"),
+        visits: int = typer.Option(20, "--visits", help="列出前几次检查（0 不列）"),
+    ) -> None:
+        """显示一个排程版本：指标、校验结果、未排任务原因和检查列表。"""
+        from collections import Counter
+
+        from rich.table import Table
+
+        from checkonce.cli import console
+        from checkonce.visits.service import (
+            SCHEDULE_STATE_NAMES,
+            VISIT_STATE_NAMES,
+            get_schedule,
+        )
+
+        with open_session() as session:
+            version = get_schedule(db_session=session, schedule_id=schedule_id)
+            console.print(
+                f"排程 {version.period} 第 {version.version} 版（编号 {version.id}），"
+                f"{SCHEDULE_STATE_NAMES[version.state]}；生成人 {version.created_by}，"
+                f"种子 {version.seed}",
+                highlight=False,
+            )
+            console.print(_metrics_table(version.metrics or {}))
+            report = version.verifier_report or {}
+            if version.violations:
+                console.print(f"[bold red]独立校验：{version.violations} 处违规[/bold red]")
+                for item in report.get("violations", [])[:20]:
+                    console.print(f"  [{item['rule']}] {item['message']}", highlight=False)
+            else:
+                console.print("独立校验通过。")
+            reasons = Counter(u.reason for u in version.unscheduled)
+            if reasons:
+                console.print(f"未排任务 {len(version.unscheduled)} 项，原因：")
+                for reason, n in reasons.most_common(10):
+                    console.print(f"  {n} 项：{reason}", highlight=False)
+            if visits:
+                table = Table("检查", "日期", "时间", "企业", "牵头", "任务", "检查组", "状态")
+                for v in version.visits[:visits]:
+                    table.add_row(
+                        v.code,
+                        v.day.isoformat(),
+                        f"{v.start:%H:%M}–{v.end:%H:%M}",
+                        v.enterprise.name,
+                        v.lead_department.short_name,
+                        str(len(v.tasks)),
+                        "、".join(m.inspector.name for m in v.team),
+                        VISIT_STATE_NAMES[v.state] + ("（保留）" if v.frozen else ""),
+                    )
+                console.print(table)
+
+    app.add_typer(schedule_app, name="schedule")
