@@ -1,0 +1,151 @@
+"""Inspectors by draw: who goes on a visit is ranked by a keyed hash, never chosen.
+
+The optimizer decides the day and how many inspectors of each department a visit needs;
+`rank_inspectors` orders the eligible inspectors by HMAC-SHA256(seed, "<visit id>|<inspector
+id>") and `Staffer.staff` takes them in that order, skipping only those a hard rule excludes
+(certificate not valid that day, unavailable, declared conflict 回避, no room left in the
+day's timeline). Anyone can recompute the order from the published seed.
+
+Order of the tiers, each ranked by the hash: inspectors of the enterprise's district (属地)
+who were not on the enterprise's last visit, then the rest of the department not on the last
+visit, then the last visit's inspectors (rotation: only when nobody else is eligible).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections import defaultdict
+from collections.abc import Iterable
+
+from checkonce.scheduler.model import Enterprise, Inspector, Instance
+from checkonce.scheduler.routing import DayTimeline, Point, Travel, intersect
+
+
+def draw_key(seed: str, visit_id: str, inspector_id: str) -> bytes:
+    """HMAC-SHA256 keyed by the draw seed (UTF-8) over "<visit id>|<inspector id>"."""
+    return hmac.digest(seed.encode("utf-8"), f"{visit_id}|{inspector_id}".encode(), "sha256")
+
+
+def rank_inspectors(seed: str, visit_id: str, inspector_ids: Iterable[str]) -> list[str]:
+    """Inspector ids in draw order for one visit (smallest hash first)."""
+    return sorted(inspector_ids, key=lambda iid: draw_key(seed, visit_id, iid))
+
+
+def nearest_district(point: Point, centres: dict[str, Point]) -> str | None:
+    """District whose centre is closest (planar is enough for picking a home district)."""
+    best, best_d = None, float("inf")
+    for district, (lat, lon) in centres.items():
+        d = (lat - point[0]) ** 2 + (lon - point[1]) ** 2
+        if d < best_d:
+            best, best_d = district, d
+    return best
+
+
+class Staffer:
+    """Holds every inspector's day timeline and staffs visits by the draw."""
+
+    def __init__(self, instance: Instance, travel: Travel | None = None) -> None:
+        self.instance = instance
+        self.travel = travel or Travel(instance.speed_kmh, instance.detour)
+        self.seed = instance.seed
+        self.enterprises: dict[str, Enterprise] = {e.id: e for e in instance.enterprises}
+        self.inspectors: dict[str, Inspector] = {i.id: i for i in instance.inspectors}
+        self.conflicts = {(c.inspector, c.enterprise) for c in instance.conflicts}
+        centres: dict[str, list[Point]] = defaultdict(list)
+        for ent in instance.enterprises:
+            centres[ent.district].append((ent.lat, ent.lon))
+        centre = {
+            d: (sum(p[0] for p in ps) / len(ps), sum(p[1] for p in ps) / len(ps))
+            for d, ps in centres.items()
+        }
+        self.home_district: dict[str, str | None] = {}
+        self.by_department: dict[str, list[str]] = defaultdict(list)
+        self.local: dict[tuple[str, str | None], list[str]] = defaultdict(list)
+        for person in instance.inspectors:
+            district = person.district or nearest_district((person.lat, person.lon), centre)
+            self.home_district[person.id] = district
+            self.by_department[person.department].append(person.id)
+            self.local[(person.department, district)].append(person.id)
+        self.timelines: dict[tuple[str, str], DayTimeline] = {}
+        self.last: dict[str, set[str]] = {
+            e.id: set(e.last_inspectors) for e in instance.enterprises
+        }
+
+    def _candidates(self, visit_id: str, department: str, enterprise: Enterprise) -> Iterable[str]:
+        local = self.local.get((department, enterprise.district), [])
+        last = self.last.get(enterprise.id, set())
+        ranked_local = rank_inspectors(self.seed, visit_id, local)
+        yield from (i for i in ranked_local if i not in last)
+        local_set = set(local)
+        remote = [i for i in self.by_department.get(department, []) if i not in local_set]
+        ranked_remote = rank_inspectors(self.seed, visit_id, remote)
+        yield from (i for i in ranked_remote if i not in last)
+        yield from (i for i in ranked_local if i in last)
+        yield from (i for i in ranked_remote if i in last)
+
+    def _starts(self, iid: str, day: str, place: Point, duration: int) -> list[tuple[int, int]]:
+        timeline = self.timelines.get((iid, day))
+        if timeline is None:
+            person = self.inspectors[iid]
+            timeline = DayTimeline(
+                home=(person.lat, person.lon),
+                day_start=self.instance.day_start,
+                day_end=self.instance.day_end,
+                budget=person.minutes_per_day,
+                travel=self.travel,
+            )
+        return timeline.feasible_starts(place, duration)
+
+    def staff(
+        self, visit_id: str, enterprise_id: str, day: str, needs: dict[str, int], duration: int
+    ) -> tuple[int, list[str]] | str:
+        """Draw a team for a visit and book it; returns (start, inspector ids) or a reason.
+
+        `needs` maps department → inspectors required. Nothing is booked on failure.
+        """
+        ent = self.enterprises[enterprise_id]
+        place = (ent.lat, ent.lon)
+        lo = max(self.instance.day_start, ent.open[0])
+        hi = min(self.instance.day_end, ent.open[1]) - duration
+        if lo > hi:
+            return f"检查需 {duration} 分钟，超过企业营业时间与工作时间的交集"
+        window = [(lo, hi)]
+        chosen: list[str] = []
+        for department in sorted(needs):
+            wanted = needs[department]
+            got = 0
+            for iid in self._candidates(visit_id, department, ent):
+                if got == wanted:
+                    break
+                if (iid, enterprise_id) in self.conflicts:
+                    continue
+                if not self.inspectors[iid].works_on(day):
+                    continue
+                narrowed = intersect(window, self._starts(iid, day, place, duration))
+                if narrowed:
+                    window = narrowed
+                    chosen.append(iid)
+                    got += 1
+            if got < wanted:
+                return (
+                    f"{day} {department} 无足够可用的持证执法人员（需 {wanted} 人，可派 {got} 人）"
+                )
+        start = window[0][0]
+        for iid in chosen:
+            key = (iid, day)
+            if key not in self.timelines:
+                person = self.inspectors[iid]
+                self.timelines[key] = DayTimeline(
+                    home=(person.lat, person.lon),
+                    day_start=self.instance.day_start,
+                    day_end=self.instance.day_end,
+                    budget=person.minutes_per_day,
+                    travel=self.travel,
+                )
+            self.timelines[key].insert(start, start + duration, place)
+        self.last[enterprise_id] = set(chosen)
+        return start, chosen
+
+    def travel_km(self) -> float:
+        """Kilometres driven by all inspectors over all days so far."""
+        return sum(t.travel_km() for t in self.timelines.values())

@@ -1,0 +1,215 @@
+"""The verifier: the hand-made schedule is valid; each hand-broken copy breaks one rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from checkonce.scheduler.model import Instance, Schedule
+from checkonce.scheduler.verify import verify
+
+
+def run(instance_json: dict[str, Any], schedule_json: dict[str, Any]):
+    return verify(Instance.from_json(instance_json), Schedule.from_json(schedule_json))
+
+
+def rules(report) -> set[str]:
+    return {v.rule for v in report.violations}
+
+
+def test_hand_made_schedule_is_valid_and_measured(instance_json, schedule_json):
+    report = run(instance_json, schedule_json)
+    assert report.ok, report.violations
+    m = report.metrics
+    assert (m["tasks"], m["scheduled"], m["visits"], m["lb_visits"]) == (3, 3, 2, 2)
+    assert m["gap"] == 0.0
+    # I1 and I2 work one day with two visits; I3 and I4 one visit: 4 inspector-days.
+    assert m["inspector_days"] == 4
+    assert m["inspector_minutes_lb"] == 60 * 2 + 45 * 2 + 30 * 2
+    assert m["travel_km"] > 0
+
+
+def test_task_coverage_missing_and_duplicate(instance_json, schedule_json):
+    schedule_json["visits"][1]["tasks"] = []
+    schedule_json["visits"][0]["tasks"].append("T1")
+    report = run(instance_json, schedule_json)
+    ids = {v.ids for v in report.violations if v.rule == "task_coverage"}
+    assert ("T3",) in ids and ("T1",) in ids
+
+
+def test_task_coverage_unknown_task(instance_json, schedule_json):
+    schedule_json["unscheduled"].append({"task": "T999", "reason": "x"})
+    assert "task_coverage" in rules(run(instance_json, schedule_json))
+
+
+def test_visit_enterprise(instance_json, schedule_json):
+    schedule_json["visits"][0]["tasks"] = ["T1", "T2", "T3"]
+    schedule_json["visits"][1]["tasks"] = []
+    report = run(instance_json, schedule_json)
+    broken = [v for v in report.violations if v.rule == "visit_enterprise"]
+    assert any(v.ids == ("V1", "T3") for v in broken)
+
+
+def test_visit_windows_outside_window(instance_json, schedule_json):
+    schedule_json["visits"][0]["day"] = "2026-03-09"  # T2's window ends on the 6th
+    report = run(instance_json, schedule_json)
+    assert [v.ids for v in report.violations if v.rule == "visit_windows"] == [("V1", "T2")]
+
+
+def test_visit_windows_not_a_workday(instance_json, schedule_json):
+    schedule_json["visits"][1]["day"] = "2026-03-01"  # a Sunday
+    assert "visit_windows" in rules(run(instance_json, schedule_json))
+
+
+def test_one_visit_per_day(instance_json, schedule_json):
+    schedule_json["visits"][0]["tasks"] = ["T1"]
+    schedule_json["visits"].append(
+        {
+            "id": "V3",
+            "enterprise": "E1",
+            "day": "2026-03-03",
+            "start": "15:00",
+            "end": "15:45",
+            "lead": "FIRE",
+            "tasks": ["T2"],
+            "inspectors": ["I3", "I4"],
+        }
+    )
+    report = run(instance_json, schedule_json)
+    assert rules(report) == {"one_visit_per_day"}
+
+
+def test_team_size_department_short(instance_json, schedule_json):
+    schedule_json["visits"][0]["inspectors"] = ["I1", "I2", "I3"]
+    report = run(instance_json, schedule_json)
+    assert [v.ids for v in report.violations] == [("V1", "T2")]
+    assert report.violations[0].rule == "team_size"
+
+
+def test_team_size_below_min_team(instance_json, schedule_json):
+    instance_json["tasks"][2]["team"] = 1
+    schedule_json["visits"][1]["inspectors"] = ["I1"]
+    report = run(instance_json, schedule_json)
+    assert rules(report) == {"team_size"}
+
+
+def test_visit_duration_too_short(instance_json, schedule_json):
+    schedule_json["visits"][0]["end"] = "10:50"  # SAMR needs 60 minutes
+    report = run(instance_json, schedule_json)
+    assert [(v.rule, v.ids) for v in report.violations] == [("visit_duration", ("V1", "SAMR"))]
+
+
+def test_visit_duration_outside_opening_hours(instance_json, schedule_json):
+    instance_json["enterprises"][1]["open"] = ["08:30", "14:15"]
+    report = run(instance_json, schedule_json)
+    assert [(v.rule, v.ids) for v in report.violations] == [("visit_duration", ("V2",))]
+
+
+def test_inspector_timeline_overlap(instance_json, schedule_json):
+    schedule_json["visits"][1]["start"], schedule_json["visits"][1]["end"] = "10:30", "11:00"
+    report = run(instance_json, schedule_json)
+    assert rules(report) == {"inspector_timeline"}
+    assert {v.ids for v in report.violations} == {("I1", "V1", "V2"), ("I2", "V1", "V2")}
+
+
+def test_inspector_timeline_travel_between_visits(instance_json, schedule_json):
+    # E2 moved 20 km away: 11:00 → 11:05 leaves no time to drive there.
+    instance_json["enterprises"][1]["lat"] = 34.45
+    schedule_json["visits"][1]["start"], schedule_json["visits"][1]["end"] = "11:05", "11:35"
+    report = run(instance_json, schedule_json)
+    assert rules(report) == {"inspector_timeline"}
+    assert all("路程" in v.message for v in report.violations)
+
+
+def test_inspector_timeline_unavailable_and_certificate(instance_json, schedule_json):
+    instance_json["inspectors"][2]["unavailable"] = ["2026-03-03"]
+    instance_json["inspectors"][3]["certificate_valid"] = ["2024-01-01", "2026-03-02"]
+    report = run(instance_json, schedule_json)
+    assert rules(report) == {"inspector_timeline"}
+    assert {v.ids[0] for v in report.violations} == {"I3", "I4"}
+
+
+def test_inspector_timeline_day_bounds_and_budget(instance_json, schedule_json):
+    schedule_json["visits"][0]["start"] = "09:00"  # no time to travel from the office
+    instance_json["inspectors"][0]["minutes_per_day"] = 60
+    report = run(instance_json, schedule_json)
+    messages = [v.message for v in report.violations if v.rule == "inspector_timeline"]
+    assert any("上班时间" in m for m in messages)
+    assert any("超过每日 60 分钟" in m for m in messages)
+
+
+def test_conflicts(instance_json, schedule_json):
+    instance_json["conflicts"] = [{"inspector": "I3", "enterprise": "E1"}]
+    report = run(instance_json, schedule_json)
+    assert [(v.rule, v.ids) for v in report.violations] == [("conflicts", ("V1", "I3", "E1"))]
+
+
+def test_caps_yearly(instance_json, schedule_json):
+    instance_json["enterprises"][0]["visits_this_year"] = 4
+    report = run(instance_json, schedule_json)
+    assert [(v.rule, v.ids) for v in report.violations] == [("caps", ("E1",))]
+
+
+def test_caps_yearly_ignores_triggered_only_visits(instance_json, schedule_json):
+    instance_json["enterprises"][1]["visits_this_year"] = 4  # V2 holds a triggered task only
+    assert run(instance_json, schedule_json).ok
+
+
+def test_caps_per_department(instance_json, schedule_json):
+    instance_json["enterprises"][0]["routine_this_year"] = {"SAMR": 2}
+    report = run(instance_json, schedule_json)
+    assert [(v.rule, v.ids) for v in report.violations] == [("caps", ("E1", "SAMR"))]
+
+
+@pytest.mark.parametrize(
+    ("days", "cap_key", "cap"),
+    [
+        (["2026-03-02", "2026-03-03", "2026-03-04"], "max_visits_per_enterprise_week", 2),
+        (["2026-03-02", "2026-03-09", "2026-03-10"], "max_visits_per_enterprise_month", 2),
+    ],
+)
+def test_caps_weekly_and_monthly(instance_json, schedule_json, days, cap_key, cap):
+    instance_json["policy"][cap_key] = cap
+    instance_json["tasks"] = [
+        {
+            "id": f"T{k}",
+            "enterprise": "E1",
+            "department": "SAMR",
+            "kind": "triggered",
+            "window": ["2026-03-02", "2026-03-13"],
+            "minutes": 30,
+            "team": 2,
+        }
+        for k in range(3)
+    ]
+    schedule_json["visits"] = [
+        {
+            "id": f"V{k}",
+            "enterprise": "E1",
+            "day": day,
+            "start": "10:00",
+            "end": "10:30",
+            "lead": "SAMR",
+            "tasks": [f"T{k}"],
+            "inspectors": ["I1", "I2"],
+        }
+        for k, day in enumerate(days)
+    ]
+    report = run(instance_json, schedule_json)
+    assert rules(report) == {"caps"}
+    assert len(report.violations) == 1
+
+
+def test_rotation_is_counted_not_a_violation(instance_json, schedule_json):
+    instance_json["enterprises"][0]["last_inspectors"] = ["I1", "I3"]
+    report = run(instance_json, schedule_json)
+    assert report.ok
+    assert report.metrics["rotation_repeats"] == 2
+
+
+def test_unmergeable_task_merged_is_a_warning(instance_json, schedule_json):
+    instance_json["tasks"][1]["mergeable"] = False
+    report = run(instance_json, schedule_json)
+    assert report.ok
+    assert [w.ids for w in report.warnings] == [("V1", "T2")]
