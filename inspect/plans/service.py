@@ -49,8 +49,13 @@ def _defaults(policy: Policy | None, calendar: WorkCalendar | None) -> tuple[Pol
     return policy or jurisdiction_policy(), calendar or WorkCalendar.from_settings()
 
 
+MAX_ID = 2**63 - 1  # larger ids cannot exist, and SQLite refuses to even compare them
+
+
 def get_plan(*, db_session: Session, plan_id: int) -> Plan:
     """The plan with its tasks and events, or NotFound."""
+    if not 0 < plan_id <= MAX_ID:
+        raise NotFound(f"计划 {plan_id} 不存在")
     plan = db_session.scalar(
         select(Plan)
         .where(Plan.id == plan_id)

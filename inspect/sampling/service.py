@@ -26,6 +26,7 @@ from checkonce.errors import CheckOnceError, Conflict, NotFound
 from checkonce.plans.actors import authorize
 from checkonce.plans.models import RISK_STRATA, InspectionTask, PlanTask, utcnow
 from checkonce.plans.scope import describe_scope, enterprises_in_scope, normalize_scope
+from checkonce.plans.service import MAX_ID
 from checkonce.policy import Policy, jurisdiction_policy
 from checkonce.registry.models import Enterprise
 from checkonce.sampling import selection
@@ -46,6 +47,8 @@ ALGORITHM = {
 
 def get_draw(*, db_session: Session, draw_id: int) -> Draw:
     """The draw with its specs and members, or NotFound."""
+    if not 0 < draw_id <= MAX_ID:
+        raise NotFound(f"抽取 {draw_id} 不存在")
     draw = db_session.scalar(
         select(Draw)
         .where(Draw.id == draw_id)
@@ -92,7 +95,7 @@ def _load_specs(db_session: Session, plan_task_ids: list[int]) -> list[PlanTask]
         raise CheckOnceError("抽查任务重复")
     tasks = []
     for task_id in plan_task_ids:
-        task = db_session.get(PlanTask, task_id)
+        task = db_session.get(PlanTask, task_id) if 0 < task_id <= MAX_ID else None
         if task is None:
             raise NotFound(f"计划任务 {task_id} 不存在")
         if task.kind != "random":

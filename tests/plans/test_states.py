@@ -187,3 +187,5 @@ def test_list_and_get(db_session):
     assert plan not in service.list_plans(db_session=db_session, department="EMB")
     with pytest.raises(CheckOnceError, match="不存在"):
         service.get_plan(db_session=db_session, plan_id=10**9)
+    with pytest.raises(CheckOnceError, match="不存在"):
+        service.get_plan(db_session=db_session, plan_id=10**30)

@@ -353,3 +353,7 @@ def test_draws_need_an_approved_random_spec_and_a_coordinator(db_session):
         draws.reveal_draw(db_session=db_session, draw_id=draw.id, actor=BOSS)
     with pytest.raises(CheckOnceError, match="不存在"):
         draws.get_draw(db_session=db_session, draw_id=10**9)
+    with pytest.raises(CheckOnceError, match="不存在"):
+        draws.get_draw(db_session=db_session, draw_id=10**30)
+    with pytest.raises(CheckOnceError, match="不存在"):
+        draws.commit_draw(db_session=db_session, plan_task_ids=[10**30], actor=BOSS)
