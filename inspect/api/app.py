@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from checkonce.config import Settings, get_settings
@@ -76,13 +77,32 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
         return _error(exc.status_code, f"http_{exc.status_code}", message)
 
+    @app.exception_handler(DataError)
+    async def data_error(_request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the schema let through (a NUL character, a number
+        # out of a column's range): the caller's input, not a server fault.
+        log.info("database refused a value: %s", exc.orig)
+        return _error(422, "invalid_value", "输入值无法保存：含有不允许的字符或超出范围")
+
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return _error(500, "internal", "系统内部错误，请稍后再试或联系管理员")
 
-    from checkonce.api.routers import auth, draws, plans, registry, schedules, visits
+    from checkonce.api.routers import (
+        alerts,
+        auth,
+        checkins,
+        code_pages,
+        codes,
+        draws,
+        plans,
+        registry,
+        schedules,
+        visits,
+    )
 
-    for module in (auth, registry, plans, draws, schedules, visits):
+    for module in (auth, registry, plans, draws, schedules, visits, checkins, codes, alerts):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(code_pages.router)  # /e/<token> and /v/<token> pages
     return app

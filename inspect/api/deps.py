@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -76,10 +76,16 @@ class PageParams:
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=200, description="每页条数")] = 50,
-        offset: Annotated[int, Query(ge=0, description="起始位置")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID, description="起始位置")] = 0,
     ) -> None:
         self.limit = limit
         self.offset = offset
 
 
 PageDep = Annotated[PageParams, Depends()]
+
+# Integer ids in paths and years in queries are bounded: a 64-bit number that no database
+# column can hold is a 422 for the caller, not a server error.
+MAX_ID = 2_147_483_647
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="编号")]
+YearQuery = Annotated[int | None, Query(ge=2000, le=2100, description="年度")]

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from checkonce.api.deps import PUBLIC, Allow, PageDep, SessionDep
+from checkonce.api.deps import MAX_ID, PUBLIC, Allow, ObjectId, PageDep, SessionDep, YearQuery
 from checkonce.api.schemas import Page
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
@@ -37,7 +37,7 @@ class DrawOut(BaseModel):
 
 
 class DrawIn(BaseModel):
-    plan_task_ids: list[int] = Field(min_length=1, max_length=50)
+    plan_task_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=50)
     title: str = Field("", max_length=200)
     exclude_drawn_same_item_year: bool | None = None
 
@@ -69,9 +69,7 @@ def _out(draw) -> DrawOut:
 
 
 @router.get("/draws", response_model=Page[DrawOut])
-def list_draws(
-    db: SessionDep, _: Overseer, page: PageDep, year: int | None = None
-) -> Page[DrawOut]:
+def list_draws(db: SessionDep, _: Overseer, page: PageDep, year: YearQuery = None) -> Page[DrawOut]:
     """抽取记录（含重新抽取及其理由）。"""
     draws = service.list_draws(db_session=db, year=year)
     chunk = draws[page.offset : page.offset + page.limit]
@@ -95,25 +93,25 @@ def commit(body: DrawIn, db: SessionDep, principal: Coordinator) -> DrawOut:
 
 
 @router.post("/draws/{draw_id}/run", response_model=DrawOut)
-def run(draw_id: int, db: SessionDep, principal: Coordinator) -> DrawOut:
+def run(draw_id: ObjectId, db: SessionDep, principal: Coordinator) -> DrawOut:
     """执行抽取，生成检查任务（每次抽取只能执行一次）。"""
     return _out(service.run_draw(db_session=db, draw_id=draw_id, actor=principal.actor))
 
 
 @router.post("/draws/{draw_id}/reveal", response_model=DrawOut)
-def reveal(draw_id: int, db: SessionDep, principal: Coordinator) -> DrawOut:
+def reveal(draw_id: ObjectId, db: SessionDep, principal: Coordinator) -> DrawOut:
     """公布种子。"""
     return _out(service.reveal_draw(db_session=db, draw_id=draw_id, actor=principal.actor))
 
 
 @router.post("/draws/{draw_id}/publish", response_model=dict[str, Any])
-def publish(draw_id: int, db: SessionDep, principal: Coordinator) -> dict[str, Any]:
+def publish(draw_id: ObjectId, db: SessionDep, principal: Coordinator) -> dict[str, Any]:
     """公开抽取数据：执行前为承诺，揭示种子后为完整结果。"""
     return service.publish_draw(db_session=db, draw_id=draw_id, actor=principal.actor)
 
 
 @router.post("/draws/{draw_id}/redraw", response_model=DrawOut, status_code=201)
-def redraw(draw_id: int, body: RedrawIn, db: SessionDep, principal: Coordinator) -> DrawOut:
+def redraw(draw_id: ObjectId, body: RedrawIn, db: SessionDep, principal: Coordinator) -> DrawOut:
     """重新抽取：新的抽取，记录理由，原抽取保留不变。"""
     return _out(
         service.redraw(db_session=db, draw_id=draw_id, reason=body.reason, actor=principal.actor)
@@ -121,7 +119,7 @@ def redraw(draw_id: int, body: RedrawIn, db: SessionDep, principal: Coordinator)
 
 
 @router.get("/public/draws/{draw_id}", response_model=dict[str, Any], dependencies=[PUBLIC])
-def public_draw(draw_id: int, db: SessionDep) -> dict[str, Any]:
+def public_draw(draw_id: ObjectId, db: SessionDep) -> dict[str, Any]:
     """抽取的公开数据（无需登录）：执行前只有承诺，公开后为完整结果，可自行复算。"""
     draw = service.get_draw(db_session=db, draw_id=draw_id)
     if draw.state == "published":
@@ -130,7 +128,7 @@ def public_draw(draw_id: int, db: SessionDep) -> dict[str, Any]:
 
 
 @router.get("/public/draws/{draw_id}/verify", response_model=VerifyOut, dependencies=[PUBLIC])
-def public_verify(draw_id: int, db: SessionDep) -> VerifyOut:
+def public_verify(draw_id: ObjectId, db: SessionDep) -> VerifyOut:
     """由服务器按公开数据复算抽取结果（只用公开 JSON，与任何人自行复算相同）。"""
     draw = service.get_draw(db_session=db, draw_id=draw_id)
     if draw.state != "published":

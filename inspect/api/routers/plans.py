@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from checkonce.api.deps import PUBLIC, Allow, PageDep, SessionDep
+from checkonce.api.deps import PUBLIC, Allow, ObjectId, PageDep, SessionDep, YearQuery
 from checkonce.api.schemas import Page
 from checkonce.auth.service import Forbidden, Principal
 from checkonce.errors import CheckOnceError, NotFound
@@ -79,7 +79,7 @@ class FindingOut(BaseModel):
 
 
 class Validation(BaseModel):
-    plan_id: int
+    plan_id: ObjectId
     submittable: bool
     findings: list[FindingOut]
 
@@ -139,7 +139,7 @@ def _detail(plan: Plan) -> PlanDetail:
     return PlanDetail(**_summary(plan, len(tasks)).model_dump(), task_list=tasks, events=events)
 
 
-def _visible_plan(db: Session, plan_id: int, principal: Principal | None) -> Plan:
+def _visible_plan(db: Session, plan_id: ObjectId, principal: Principal | None) -> Plan:
     """The plan if the caller may see it: bureaus only their own department's (else 404);
     anonymous callers only published plans."""
     plan = service.get_plan(db_session=db, plan_id=plan_id)
@@ -202,7 +202,7 @@ def list_plans(
     db: SessionDep,
     principal: PlanStaff,
     page: PageDep,
-    year: int | None = None,
+    year: YearQuery = None,
     state: str | None = None,
     department: str | None = None,
 ) -> Page[PlanOut]:
@@ -219,7 +219,7 @@ def list_plans(
 
 
 @router.get("/plans/{plan_id}", response_model=PlanDetail)
-def get_plan(plan_id: int, db: SessionDep, principal: PlanStaff) -> PlanDetail:
+def get_plan(plan_id: ObjectId, db: SessionDep, principal: PlanStaff) -> PlanDetail:
     """一份计划及其任务与流转记录。"""
     return _detail(_visible_plan(db, plan_id, principal))
 
@@ -261,7 +261,7 @@ def upload_plan(
 
 
 @router.post("/plans/{plan_id}/validate", response_model=Validation)
-def validate(plan_id: int, db: SessionDep, principal: PlanStaff) -> Validation:
+def validate(plan_id: ObjectId, db: SessionDep, principal: PlanStaff) -> Validation:
     """按政策校验计划，列出每条问题及其规则名。"""
     plan = _visible_plan(db, plan_id, principal)
     findings = validate_plan(plan, db_session=db)
@@ -273,7 +273,7 @@ def validate(plan_id: int, db: SessionDep, principal: PlanStaff) -> Validation:
 
 
 @router.post("/plans/{plan_id}/submit", response_model=PlanDetail)
-def submit(plan_id: int, db: SessionDep, principal: Filer) -> PlanDetail:
+def submit(plan_id: ObjectId, db: SessionDep, principal: Filer) -> PlanDetail:
     """提交审核（校验不通过则不能提交）。"""
     _visible_plan(db, plan_id, principal)
     service.submit_plan(db_session=db, plan_id=plan_id, actor=principal.actor)
@@ -281,21 +281,23 @@ def submit(plan_id: int, db: SessionDep, principal: Filer) -> PlanDetail:
 
 
 @router.post("/plans/{plan_id}/approve", response_model=PlanDetail)
-def approve(plan_id: int, body: Note, db: SessionDep, principal: Coordinator) -> PlanDetail:
+def approve(plan_id: ObjectId, body: Note, db: SessionDep, principal: Coordinator) -> PlanDetail:
     """协调机构审核通过。"""
     service.approve_plan(db_session=db, plan_id=plan_id, actor=principal.actor, note=body.note)
     return _detail(service.get_plan(db_session=db, plan_id=plan_id))
 
 
 @router.post("/plans/{plan_id}/publish", response_model=PlanDetail)
-def publish(plan_id: int, body: Note, db: SessionDep, principal: Coordinator) -> PlanDetail:
+def publish(plan_id: ObjectId, body: Note, db: SessionDep, principal: Coordinator) -> PlanDetail:
     """向社会公开计划。"""
     service.publish_plan(db_session=db, plan_id=plan_id, actor=principal.actor, note=body.note)
     return _detail(service.get_plan(db_session=db, plan_id=plan_id))
 
 
 @router.post("/plans/{plan_id}/return", response_model=PlanDetail)
-def return_plan(plan_id: int, body: Note, db: SessionDep, principal: Coordinator) -> PlanDetail:
+def return_plan(
+    plan_id: ObjectId, body: Note, db: SessionDep, principal: Coordinator
+) -> PlanDetail:
     """退回修改（须说明理由）。"""
     if not body.note.strip():
         raise CheckOnceError("退回计划须说明理由")
@@ -305,13 +307,13 @@ def return_plan(plan_id: int, body: Note, db: SessionDep, principal: Coordinator
 
 @router.get("/public/plans", response_model=Page[PlanOut], dependencies=[PUBLIC])
 def public_plans(
-    db: SessionDep, page: PageDep, year: int | None = None, department: str | None = None
+    db: SessionDep, page: PageDep, year: YearQuery = None, department: str | None = None
 ) -> Page[PlanOut]:
     """已公开的检查计划（无需登录）。"""
     return _list(db, page, states=["published"], year=year, department=department)
 
 
 @router.get("/public/plans/{plan_id}", response_model=PlanDetail, dependencies=[PUBLIC])
-def public_plan(plan_id: int, db: SessionDep) -> PlanDetail:
+def public_plan(plan_id: ObjectId, db: SessionDep) -> PlanDetail:
     """一份已公开的计划（未公开的计划一律 404）。"""
     return _detail(_visible_plan(db, plan_id, None))
