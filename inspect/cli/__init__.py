@@ -13,7 +13,7 @@ from rich.console import Console
 
 from checkonce.errors import CheckOnceError
 
-COMMAND_MODULES = ["db", "demo", "registry", "plans", "draws", "users", "schedule"]
+COMMAND_MODULES = ["db", "demo", "registry", "plans", "draws", "users", "schedule", "codes"]
 
 console = Console()
 err_console = Console(stderr=True)
