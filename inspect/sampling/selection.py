@@ -56,13 +56,16 @@ def rank(seed_hex: str, credit_codes: Iterable[str]) -> list[str]:
 
 
 def parse_ratio(value: Any) -> Decimal:
-    """A sampling ratio as an exact decimal in [0, 1] with at most 4 decimal places.
+    """A sampling ratio ("0.1" or "10%") as an exact decimal in [0, 1] with at most 4 decimal
+    places.
 
     Exact decimals keep n = ceil(ratio × N) the same in every language: with binary floats
     0.07 × 100 is 7.000000000000001 and its ceiling would be 8.
     """
+    text = str(value).strip().replace("％", "%")
     try:
-        ratio = Decimal(str(value).strip())
+        # Spreadsheets in China often say 10% rather than 0.1.
+        ratio = Decimal(text[:-1]) / 100 if text.endswith("%") else Decimal(text)
     except (InvalidOperation, ValueError):
         raise ValueError(f"抽查比例 {value!r} 不是数字") from None
     if not ratio.is_finite() or ratio < 0 or ratio > 1:

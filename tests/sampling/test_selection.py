@@ -59,7 +59,12 @@ def test_sample_size_is_exact_decimal():
     assert selection.sample_size(0, ratio="0.7", count=None) == 0
     assert selection.sample_size(5, ratio=None, count=9) == 5
     assert selection.sample_size(5, ratio="1", count=None) == 5
-    for bad in ("1.5", "-0.1", "abc", "0.12345"):
+    assert (
+        str(selection.parse_ratio("10%")) == "0.1"
+        and str(selection.parse_ratio("3.5％")) == "0.035"
+    )
+    assert str(selection.parse_ratio(0.07)) == "0.07" and str(selection.parse_ratio("1")) == "1"
+    for bad in ("1.5", "-0.1", "abc", "0.12345", "150%", "%"):
         with pytest.raises(ValueError):
             selection.parse_ratio(bad)
 
