@@ -13,7 +13,17 @@ from rich.console import Console
 
 from checkonce.errors import CheckOnceError
 
-COMMAND_MODULES = ["db", "demo", "registry", "plans", "draws", "users", "schedule", "codes"]
+COMMAND_MODULES = [
+    "db",
+    "demo",
+    "registry",
+    "plans",
+    "draws",
+    "users",
+    "schedule",
+    "codes",
+    "scheduling",
+]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -49,7 +49,7 @@ class Size:
 SIZES: dict[str, Size] = {
     "T": Size(tasks=60, enterprises=35, departments=5, inspectors=80, months=1),
     "S": Size(tasks=1_000, enterprises=600, departments=12, inspectors=300, months=3),
-    "M": Size(tasks=20_000, enterprises=12_000, departments=30, inspectors=600, months=12),
+    "M": Size(tasks=20_000, enterprises=12_000, departments=30, inspectors=1_000, months=12),
     "L": Size(tasks=100_000, enterprises=60_000, departments=30, inspectors=3_000, months=12),
     "XL": Size(tasks=1_000_000, enterprises=600_000, departments=30, inspectors=30_000, months=12),
 }
@@ -300,7 +300,7 @@ def generate(size: str | Size, seed: int) -> Instance:
         for k, h in enumerate(homes.tolist()):
             # Every department keeps a branch in each district (属地): the first inspectors
             # go one per district (two when the department is big enough), the rest by share.
-            per_branch = 2 if per_dept[department] >= 3 * len(districts) else 1
+            per_branch = 2 if per_dept[department] >= 2 * len(districts) + 4 else 1
             if k < per_branch * len(districts):
                 district = districts[k % len(districts)]
             else:

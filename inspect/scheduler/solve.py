@@ -25,11 +25,13 @@ a fixed seed and one worker on its small pieces).
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from checkonce.scheduler.bounds import lb_visits, workday_range
 from checkonce.scheduler.model import Instance, Schedule, Task, Unscheduled, Visit
@@ -63,11 +65,11 @@ class Group:
     vid: str = ""
     candidates: list[int] = field(default_factory=list)
 
-    @property
+    @cached_property
     def routine(self) -> bool:
         return any(t.kind != "triggered" for t in self.tasks)
 
-    @property
+    @cached_property
     def triggered(self) -> bool:
         return any(t.kind == "triggered" for t in self.tasks)
 
@@ -81,18 +83,29 @@ class Group:
             need[self.lead()] += short
         return need
 
-    def duration(self) -> int:
-        """Departments work side by side; the visit lasts as long as the longest share."""
+    @cached_property
+    def routine_per_department(self) -> dict[str, int]:
+        """Routine tasks per department: what the per-department yearly cap counts."""
+        per: dict[str, int] = defaultdict(int)
+        for task in self.tasks:
+            if task.kind != "triggered":
+                per[task.department] += 1
+        return dict(per)
+
+    @cached_property
+    def _share(self) -> dict[str, int]:
         per: dict[str, int] = defaultdict(int)
         for task in self.tasks:
             per[task.department] += task.minutes
-        return max(per.values())
+        return per
+
+    def duration(self) -> int:
+        """Departments work side by side; the visit lasts as long as the longest share."""
+        return max(self._share.values())
 
     def lead(self) -> str:
         """Lead department: the largest share of minutes, ties by id."""
-        per: dict[str, int] = defaultdict(int)
-        for task in self.tasks:
-            per[task.department] += task.minutes
+        per = self._share
         return min(per, key=lambda d: (-per[d], d))
 
 
@@ -118,6 +131,7 @@ class _Booking:
     weeks: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     months: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     routine: int = 0
+    departments: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 class Solver:
@@ -141,6 +155,7 @@ class Solver:
         self.policy = instance.policy
         self.ents = {e.id: e for e in instance.enterprises}
         self.unscheduled: list[Unscheduled] = []
+        self.exact_pieces = 0
         self.groups: list[Group] = []
         self.booking: dict[str, _Booking] = defaultdict(_Booking)
 
@@ -153,18 +168,23 @@ class Solver:
         ent = self.ents[enterprise]
         return min(self.inst.day_end, ent.open[1]) - max(self.inst.day_start, ent.open[0])
 
-    def can_book(self, enterprise: str, day: int, routine: bool) -> bool:
-        b = self.booking[enterprise]
+    def can_book(self, group: Group, day: int) -> bool:
+        """Would a visit of `group` on `day` keep one visit a day and every cap?"""
+        b = self.booking[group.enterprise]
         if day in b.days:
             return False
         if b.weeks[self.cal.week[day]] >= self.policy.max_visits_per_enterprise_week:
             return False
         if b.months[self.cal.month[day]] >= self.policy.max_visits_per_enterprise_month:
             return False
-        if routine:
-            used = self.ents[enterprise].visits_this_year + b.routine
-            if used >= self.policy.max_visits_per_enterprise_year:
+        if group.routine:
+            ent = self.ents[group.enterprise]
+            if ent.visits_this_year + b.routine >= self.policy.max_visits_per_enterprise_year:
                 return False
+            for department, count in group.routine_per_department.items():
+                before = ent.routine_this_year.get(department, 0) + b.departments[department]
+                if before + count > self.policy.max_routine_per_department_year:
+                    return False
         return True
 
     def book(self, group: Group, day: int) -> None:
@@ -173,6 +193,8 @@ class Solver:
         b.weeks[self.cal.week[day]] += 1
         b.months[self.cal.month[day]] += 1
         b.routine += group.routine
+        for department, count in group.routine_per_department.items():
+            b.departments[department] += count
         group.day = day
 
     def unbook(self, group: Group) -> None:
@@ -182,12 +204,23 @@ class Solver:
         b.weeks[self.cal.week[group.day]] -= 1
         b.months[self.cal.month[group.day]] -= 1
         b.routine -= group.routine
+        for department, count in group.routine_per_department.items():
+            b.departments[department] -= count
         group.day = None
 
     # ---------------------------------------------------------------- 1. merge
 
     def merge(self) -> None:
-        """Spans, early refusals, then stabbing groups per enterprise (or exact CP-SAT)."""
+        """Stabbing groups per enterprise, or an exact CP-SAT piece where a cap binds."""
+        for enterprise, items in self.admissible().items():
+            groups = self._stab(enterprise, items)
+            if self._caps_bind(enterprise, items, groups):
+                self._exact_enterprise(enterprise, items)
+            else:
+                self.groups.extend(groups)
+
+    def admissible(self) -> dict[str, list[tuple[Task, int, int]]]:
+        """Tasks per enterprise with their workday span; the hopeless ones are left out."""
         inspectors_of: dict[str, int] = defaultdict(int)
         for person in self.inst.inspectors:
             inspectors_of[person.department] += 1
@@ -204,12 +237,7 @@ class Solver:
                 )
             else:
                 per_enterprise[task.enterprise].append((task, span[0], span[1]))
-        for enterprise, items in per_enterprise.items():
-            groups = self._stab(enterprise, items)
-            if self._caps_bind(enterprise, items, groups):
-                self._exact_enterprise(enterprise, items)
-            else:
-                self.groups.extend(groups)
+        return per_enterprise
 
     def _caps_bind(
         self, enterprise: str, items: list[tuple[Task, int, int]], groups: list[Group]
@@ -254,6 +282,7 @@ class Solver:
     def _exact_enterprise(self, enterprise: str, items: list[tuple[Task, int, int]]) -> None:
         from checkonce.scheduler.pieces import solve_enterprise
 
+        self.exact_pieces += 1
         result = solve_enterprise(
             self.ents[enterprise],
             items,
@@ -305,22 +334,34 @@ class Solver:
 
     def _capacity(self) -> dict[tuple[str, int], int]:
         """Visits a district can take a day: local inspector-minutes / minutes a visit uses."""
-        minutes: dict[tuple[str, int], int] = defaultdict(int)
-        staffer_home = self.staffer.home_district
+        import numpy as np
+
         n_days = len(self.cal.days)
+        minutes: dict[str, np.ndarray] = {}
+        days = self.cal.days
         for person in self.inst.inspectors:
-            district = staffer_home.get(person.id)
-            for t in range(n_days):
-                if person.works_on(self.cal.days[t]):
-                    minutes[(district or "", t)] += person.minutes_per_day
+            district = self.staffer.home_district.get(person.id) or ""
+            row = minutes.setdefault(district, np.zeros(n_days, dtype=np.int64))
+            lo = bisect.bisect_left(days, person.certificate_valid[0])
+            hi = bisect.bisect_right(days, person.certificate_valid[1])
+            row[lo:hi] += person.minutes_per_day
+            for day in person.unavailable:
+                k = bisect.bisect_left(days, day)
+                if lo <= k < hi and days[k] == day:
+                    row[k] -= person.minutes_per_day
         if not self.groups:
             return {}
+        min_team = self.policy.min_team
         use = sum(
-            (g.duration() + 2 * TRAVEL_MARGIN) * sum(g.needs(self.policy.min_team).values())
+            (g.duration() + 2 * TRAVEL_MARGIN) * sum(g.needs(min_team).values())
             for g in self.groups
         ) / len(self.groups)
         # Half the local minutes: travel and the draw's scatter eat the rest.
-        return {key: int(0.5 * m / use) for key, m in minutes.items()}
+        return {
+            (district, t): int(0.5 * int(row[t]) / use)
+            for district, row in minutes.items()
+            for t in range(n_days)
+        }
 
     def calendar(self) -> None:
         """Min-cost flow from visits to days (OR-Tools), then per-enterprise cap repair."""
@@ -375,12 +416,12 @@ class Solver:
         for index in order:
             g = self.groups[index]
             day = chosen.get(index)
-            if day is not None and self.can_book(g.enterprise, day, g.routine):
+            if day is not None and self.can_book(g, day):
                 self.book(g, day)
                 continue
             alternatives = sorted(range(g.lo, g.hi + 1), key=lambda t: (abs(t - (day or g.hi)), t))
             for t in alternatives:
-                if self.can_book(g.enterprise, t, g.routine):
+                if self.can_book(g, t):
                     self.book(g, t)
                     break
             else:
@@ -462,7 +503,7 @@ class Solver:
         self.unbook(g)
         days = sorted(range(g.lo, g.hi + 1), key=lambda t: (abs(t - home), t))
         for t in days[:15]:
-            if t == home or not self.can_book(g.enterprise, t, g.routine):
+            if t == home or not self.can_book(g, t):
                 continue
             result = self._try(g, t)
             if isinstance(result, Visit):
@@ -485,7 +526,7 @@ class Solver:
                 part.vid = f"V{self.next_id:06d}"
                 self.next_id += 1
                 for t in sorted(range(lo, hi + 1), key=lambda t: (abs(t - (g.lo + g.hi) // 2), t)):
-                    if not self.can_book(g.enterprise, t, part.routine):
+                    if not self.can_book(part, t):
                         continue
                     result = self._try(part, t)
                     if isinstance(result, Visit):
@@ -509,13 +550,18 @@ class Solver:
         started = time.perf_counter()
         self.progress("merge", 0.0)
         self.staffer = Staffer(self.inst)
-        self.staffer.seed = self.seed
+        self.staffer.reseed(self.seed)
         self.last_reason = ""
+        stages: dict[str, float] = {}
+        clock = time.perf_counter()
         self.merge()
+        stages["merge"], clock = time.perf_counter() - clock, time.perf_counter()
         self.progress("calendar", 0.0)
         self.calendar()
+        stages["calendar"], clock = time.perf_counter() - clock, time.perf_counter()
         self.progress("draw", 0.0)
         visits = self.draw()
+        stages["draw"] = time.perf_counter() - clock
         self.progress("done", 1.0)
         visits.sort(key=lambda v: v.id)
         scheduled = [t for v in visits for t in v.tasks]
@@ -529,6 +575,8 @@ class Solver:
             "inspector_days": inspector_days,
             "travel_km": round(self.staffer.travel_km(), 1),
             "solve_seconds": round(time.perf_counter() - started, 3),
+            "stage_seconds": {k: round(v, 3) for k, v in stages.items()},
+            "exact_pieces": self.exact_pieces,
             "seed": self.seed,
         }
         unscheduled = sorted(self.unscheduled, key=lambda u: u.task)

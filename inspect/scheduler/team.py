@@ -13,6 +13,7 @@ visit, then the last visit's inspectors (rotation: only when nobody else is elig
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections import defaultdict
 from collections.abc import Iterable
@@ -28,7 +29,22 @@ def draw_key(seed: str, visit_id: str, inspector_id: str) -> bytes:
 
 def rank_inspectors(seed: str, visit_id: str, inspector_ids: Iterable[str]) -> list[str]:
     """Inspector ids in draw order for one visit (smallest hash first)."""
-    return sorted(inspector_ids, key=lambda iid: draw_key(seed, visit_id, iid))
+    return _Ranker(seed).rank(visit_id, inspector_ids)
+
+
+class _Ranker:
+    """`rank_inspectors` with the key schedule done once (the draw ranks millions)."""
+
+    def __init__(self, seed: str) -> None:
+        self._keyed = hmac.new(seed.encode("utf-8"), digestmod=hashlib.sha256)
+
+    def key(self, visit_id: str, inspector_id: str) -> bytes:
+        mac = self._keyed.copy()
+        mac.update(f"{visit_id}|{inspector_id}".encode())
+        return mac.digest()
+
+    def rank(self, visit_id: str, inspector_ids: Iterable[str]) -> list[str]:
+        return sorted(inspector_ids, key=lambda iid: self.key(visit_id, iid))
 
 
 def nearest_district(point: Point, centres: dict[str, Point]) -> str | None:
@@ -48,6 +64,7 @@ class Staffer:
         self.instance = instance
         self.travel = travel or Travel(instance.speed_kmh, instance.detour)
         self.seed = instance.seed
+        self.ranker = _Ranker(instance.seed)
         self.enterprises: dict[str, Enterprise] = {e.id: e for e in instance.enterprises}
         self.inspectors: dict[str, Inspector] = {i.id: i for i in instance.inspectors}
         self.conflicts = {(c.inspector, c.enterprise) for c in instance.conflicts}
@@ -74,27 +91,26 @@ class Staffer:
     def _candidates(self, visit_id: str, department: str, enterprise: Enterprise) -> Iterable[str]:
         local = self.local.get((department, enterprise.district), [])
         last = self.last.get(enterprise.id, set())
-        ranked_local = rank_inspectors(self.seed, visit_id, local)
+        ranked_local = self.ranker.rank(visit_id, local)
         yield from (i for i in ranked_local if i not in last)
         local_set = set(local)
         remote = [i for i in self.by_department.get(department, []) if i not in local_set]
-        ranked_remote = rank_inspectors(self.seed, visit_id, remote)
+        ranked_remote = self.ranker.rank(visit_id, remote)
         yield from (i for i in ranked_remote if i not in last)
         yield from (i for i in ranked_local if i in last)
         yield from (i for i in ranked_remote if i in last)
 
     def _starts(self, iid: str, day: str, place: Point, duration: int) -> list[tuple[int, int]]:
         timeline = self.timelines.get((iid, day))
-        if timeline is None:
-            person = self.inspectors[iid]
-            timeline = DayTimeline(
-                home=(person.lat, person.lon),
-                day_start=self.instance.day_start,
-                day_end=self.instance.day_end,
-                budget=person.minutes_per_day,
-                travel=self.travel,
-            )
-        return timeline.feasible_starts(place, duration)
+        if timeline is not None:
+            return timeline.feasible_starts(place, duration)
+        # An empty day (the common case): out from home and back, nothing else to fit.
+        person = self.inspectors[iid]
+        leg = self.travel.minutes((person.lat, person.lon), place)
+        lo, hi = self.instance.day_start + leg, self.instance.day_end - leg - duration
+        if lo <= hi and duration + 2 * leg <= person.minutes_per_day:
+            return [(lo, hi)]
+        return []
 
     def staff(
         self, visit_id: str, enterprise_id: str, day: str, needs: dict[str, int], duration: int
@@ -115,8 +131,6 @@ class Staffer:
             wanted = needs[department]
             got = 0
             for iid in self._candidates(visit_id, department, ent):
-                if got == wanted:
-                    break
                 if (iid, enterprise_id) in self.conflicts:
                     continue
                 if not self.inspectors[iid].works_on(day):
@@ -126,6 +140,8 @@ class Staffer:
                     window = narrowed
                     chosen.append(iid)
                     got += 1
+                    if got == wanted:
+                        break  # before the generator ranks the next tier
             if got < wanted:
                 return (
                     f"{day} {department} 无足够可用的持证执法人员（需 {wanted} 人，可派 {got} 人）"
@@ -145,6 +161,11 @@ class Staffer:
             self.timelines[key].insert(start, start + duration, place)
         self.last[enterprise_id] = set(chosen)
         return start, chosen
+
+    def reseed(self, seed: str) -> None:
+        """Use another draw seed (the instance's recorded one is the default)."""
+        self.seed = seed
+        self.ranker = _Ranker(seed)
 
     def travel_km(self) -> float:
         """Kilometres driven by all inspectors over all days so far."""

@@ -27,6 +27,7 @@ WORKDAYS = tuple(d.isoformat() for d in DAYS if d.weekday() < 5)
 def without_timing(schedule) -> dict:
     data = schedule.to_json()
     data["metrics"].pop("solve_seconds")
+    data["metrics"].pop("stage_seconds")
     return data
 
 

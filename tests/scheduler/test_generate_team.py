@@ -1,0 +1,70 @@
+"""Generator (reproducible Xi'an geography) and the inspector draw (HMAC ranking)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from shapely.geometry import Point, shape
+
+from checkonce.config import packaged_data_dir
+from checkonce.scheduler.generate import credit_code, generate
+from checkonce.scheduler.model import Instance
+from checkonce.scheduler.solve import solve
+from checkonce.scheduler.team import rank_inspectors
+
+
+def test_same_seed_same_instance_other_seed_other_instance(tiny_instance):
+    assert generate("T", seed=7) == tiny_instance
+    assert generate("T", seed=8) != tiny_instance
+
+
+def test_enterprises_lie_in_their_district(tiny_instance):
+    data = json.loads((packaged_data_dir() / "xian_districts.geojson").read_text("utf-8"))
+    polygons = {f["properties"]["adcode"]: shape(f["geometry"]) for f in data["features"]}
+    for ent in tiny_instance.enterprises:
+        assert polygons[ent.district].contains(Point(ent.lon, ent.lat))
+
+
+def test_generated_instance_has_the_realistic_ingredients():
+    instance = generate("S", seed=2)
+    assert len(instance.tasks) == 1000 and len(instance.departments) == 12
+    assert "2026-01-01" not in instance.workdays  # New Year's Day
+    assert "2026-01-04" in instance.workdays  # a Sunday made a workday (调休)
+    kinds = {t.kind for t in instance.tasks}
+    assert kinds == {"random", "special", "key", "triggered"}
+    per_enterprise: dict[str, set[str]] = {}
+    for task in instance.tasks:
+        per_enterprise.setdefault(task.enterprise, set()).add(task.department)
+    assert sum(len(d) > 1 for d in per_enterprise.values()) > 50  # joint visits to merge
+    assert instance.conflicts
+    assert any(i.certificate_valid[1] < instance.workdays[-1] for i in instance.inspectors)
+    assert any(i.unavailable for i in instance.inspectors)
+    assert Instance.from_json(instance.to_json()) == instance
+
+
+def test_credit_codes_carry_a_valid_check_character():
+    # 91350100M000100Y43 is the published GB 32100 example.
+    assert credit_code("350100", "M000100Y4") == "91350100M000100Y43"
+
+
+def test_rank_is_the_published_hmac_order():
+    ids = ["I1", "I2", "I3", "I4"]
+    expected = sorted(
+        ids, key=lambda i: hmac.new(b"seed", f"V000001|{i}".encode(), hashlib.sha256).digest()
+    )
+    assert rank_inspectors("seed", "V000001", ids) == expected
+
+
+def test_draw_skips_conflicts_and_avoids_rotation(instance_json):
+    # Three SAMR inspectors; I1 declared a conflict with E2, I2 inspected E1 last time.
+    instance_json["inspectors"].append({**instance_json["inspectors"][0], "id": "I5"})
+    instance_json["conflicts"] = [{"inspector": "I1", "enterprise": "E2"}]
+    instance_json["enterprises"][0]["last_inspectors"] = ["I2"]
+    instance = Instance.from_json(instance_json)
+    schedule = solve(instance, seed="r")
+    by_enterprise = {v.enterprise: v for v in schedule.visits}
+    assert "I1" not in by_enterprise["E2"].inspectors
+    samr_e1 = [i for i in by_enterprise["E1"].inspectors if i in ("I1", "I2", "I5")]
+    assert "I2" not in samr_e1  # I1 and I5 are eligible, so I2 is not sent again
