@@ -225,7 +225,11 @@ def check_in(
     zone = ZoneInfo(policy.jurisdiction.timezone)
     now = as_utc(now or utcnow(), dt.UTC)
     today = now.astimezone(zone).date()
-    client_time = as_utc(request.client_time, zone)
+    try:
+        client_time = as_utc(request.client_time, zone)
+        client_time.astimezone(zone)
+    except OverflowError:
+        raise CheckinRefused("签到时间不合理，请校准手机时间") from None
     if client_time > now + CLOCK_SKEW:
         raise CheckinRefused(
             f"签到时间 {client_time.astimezone(zone):%Y-%m-%d %H:%M} 晚于服务器时间，请校准手机时间"

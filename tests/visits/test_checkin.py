@@ -418,3 +418,12 @@ def test_refused_codes_store_nothing(db_session, how):
     assert count(s, CheckIn, inspector_id=me.id) == 0
     assert count(s, Entry, enterprise_id=firm.id) == 0
     assert count(s, EntryAlert, enterprise_id=firm.id) == 0
+
+
+@pytest.mark.parametrize("year", [1, 9999])
+def test_an_absurd_phone_clock_is_refused_not_a_crash(db_session, year):
+    s = db_session
+    firm = f.enterprise(s)
+    absurd = dt.datetime(year, 1, 1, 0, 0) if year == 1 else dt.datetime(year, 12, 31, 23, 0)
+    with pytest.raises(CheckinRefused, match="手机时间"):
+        do_check_in(s, f.inspector(s), request(s, firm, client_time=absurd))

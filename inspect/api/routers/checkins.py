@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -58,6 +58,15 @@ class CheckinIn(BaseModel):
     backfill_reason: str | None = Field(
         None, max_length=500, description="补录原因；填写即为补录（入企后 10 个自然日内）"
     )
+
+    @field_validator("client_time")
+    @classmethod
+    def _plausible_year(cls, value: dt.datetime) -> dt.datetime:
+        # A phone clock in year 1 or 9999 is broken; refusing it here keeps time zone
+        # arithmetic from overflowing.
+        if not 2000 <= value.year <= 2100:
+            raise ValueError("签到时间不合理，请校准手机时间")
+        return value
 
 
 class CheckinOut(BaseModel):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -23,6 +23,8 @@ AdminDep = Annotated[Principal, Depends(Allow("admin"))]
 InspectorDep = Annotated[Principal, Depends(Allow("inspector"))]
 PosterReaderDep = Annotated[Principal, Depends(Allow(*STAFF, "enterprise"))]
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
+# Row ids are 32-bit in the schema: a larger number is simply not found, never a server error.
+VisitId = Annotated[int, Path(ge=1, le=2**31 - 1, description="检查编号")]
 
 
 def public_base_url(request: Request) -> str:
@@ -100,7 +102,7 @@ def _inspection_code(request: Request, db, principal: Principal, visit_id: int):
 
 @router.get("/visits/{visit_id}/code", response_model=InspectionCodeOut)
 def visit_code(
-    visit_id: int, request: Request, db: SessionDep, principal: InspectorDep
+    visit_id: VisitId, request: Request, db: SessionDep, principal: InspectorDep
 ) -> InspectionCodeOut:
     """本人某次检查的检查码（仅检查当日有效），企业扫码可核验检查人员与检查事项。"""
     token, visit, url = _inspection_code(request, db, principal, visit_id)
@@ -114,7 +116,7 @@ def visit_code(
     responses={200: {"content": {"image/svg+xml": {}}}},
     response_class=Response,
 )
-def visit_code_qr(visit_id: int, request: Request, db: SessionDep, principal: InspectorDep):
+def visit_code_qr(visit_id: VisitId, request: Request, db: SessionDep, principal: InspectorDep):
     """检查码二维码（SVG），在手机上出示给企业扫描。"""
     _token, _visit, url = _inspection_code(request, db, principal, visit_id)
     svg = posters.qr_code(url).svg_inline(scale=8, border=4, omitsize=False)
