@@ -13,7 +13,7 @@ METRIC_LABELS = (
     ("unscheduled", "未排任务"),
     ("visits", "入企次数"),
     ("lb_visits", "入企次数下界"),
-    ("status_quo_visits", "各部门单独检查的入企次数"),
+    ("status_quo_visits", "不合并时的入企次数（每项任务一次）"),
     ("gap", "与下界差距"),
     ("merge_ratio", "入企/任务"),
     ("inspector_days", "人·日"),
@@ -33,13 +33,12 @@ def _metrics_table(metrics: dict):
     for key, label in METRIC_LABELS:
         if key in metrics and metrics[key] is not None:
             value = metrics[key]
-            text = (
-                f"{value:.1%}"
-                if key == "gap"
-                else f"{value:.3f}"
-                if isinstance(value, float)
-                else str(value)
-            )
+            if key == "gap":
+                text = f"{value:.1%}"
+            elif isinstance(value, float):
+                text = f"{value:,.1f}" if key == "travel_km" else f"{value:.3f}"
+            else:
+                text = str(value)
             table.add_row(label, text)
     return table
 
@@ -61,13 +60,24 @@ def register(app: typer.Typer) -> None:
         freeze_workdays: int = typer.Option(
             None, "--freeze-workdays", help="重排时保留今后几个工作日内的检查（默认 2）"
         ),
+        today: str = typer.Option(
+            None, "--today", help="重排的基准日期 YYYY-MM-DD（默认为辖区当地今天）"
+        ),
         actor: str = typer.Option(DEFAULT_ACTOR, "--actor", help=ACTOR_HELP),
     ) -> None:
         """生成一个排程草稿版本：读取已批准任务与本年历史，求解、独立校验并保存。"""
+        import datetime as dt
+
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from checkonce.cli import console
+        from checkonce.errors import CheckOnceError
         from checkonce.visits.service import STAGE_NAMES, generate_schedule
+
+        try:
+            as_of = dt.date.fromisoformat(today) if today else None
+        except ValueError:
+            raise CheckOnceError(f"日期「{today}」无效：应为 YYYY-MM-DD") from None
 
         with (
             Progress(
@@ -95,6 +105,7 @@ def register(app: typer.Typer) -> None:
                 progress=progress,
                 replan=replan,
                 freeze_workdays=freeze_workdays,
+                today=as_of,
             )
             version_id, number = version.id, version.version
             metrics = dict(version.metrics)

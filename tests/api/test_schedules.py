@@ -123,3 +123,27 @@ def test_unknown_ids_are_404(client, headers):
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     huge = client.get("/api/v1/schedules/99999999999999999999", headers=headers["coordinator"])
     assert huge.status_code == 422
+
+
+def test_replan_job_freezes_around_today(client, headers, world, app, db_session):
+    import datetime as dt
+
+    from checkonce.api.routers.schedules import today as today_dependency
+    from checkonce.visits.models import ScheduleVersion
+
+    first = start(client, headers).json()
+    version_id = client.get(
+        f"/api/v1/schedules/jobs/{first['id']}", headers=headers["coordinator"]
+    ).json()["schedule_id"]
+    client.post(f"/api/v1/schedules/{version_id}/publish", headers=headers["coordinator"])
+    app.dependency_overrides[today_dependency] = lambda: dt.date(2027, 3, 10)
+    job = start(client, headers, replan=True, freeze_workdays=1, seed="ab" * 32).json()
+    done = client.get(f"/api/v1/schedules/jobs/{job['id']}", headers=headers["coordinator"])
+    body = done.json()
+    assert body["state"] == "done", body["message"]
+    replanned = db_session.get(ScheduleVersion, body["schedule_id"])
+    assert replanned.based_on_id == version_id and replanned.violations == 0
+    for visit in replanned.visits:
+        # weeks 1 and 2 are before or inside the horizon (03-10, 03-11), or their windows
+        # have passed; weeks 3 and 4 are moved, never before 2027-03-12
+        assert visit.frozen or visit.day >= dt.date(2027, 3, 12)

@@ -39,9 +39,15 @@ PeriodText = Annotated[
 
 
 def jurisdiction(request: Request) -> tuple[Policy, WorkCalendar]:
-    """The policy and calendar of the app's jurisdiction (its own settings, not the process's)."""
-    folder = request.app.state.settings.jurisdiction_dir
-    return load_policy(folder / "policy.toml"), WorkCalendar(folder / "calendar")
+    """The policy and calendar of the app's jurisdiction (its own settings, not the
+    process's), read once per application: a policy change takes effect on restart."""
+    state = request.app.state
+    loaded = getattr(state, "schedule_jurisdiction", None)
+    if loaded is None:
+        folder = state.settings.jurisdiction_dir
+        loaded = (load_policy(folder / "policy.toml"), WorkCalendar(folder / "calendar"))
+        state.schedule_jurisdiction = loaded
+    return loaded
 
 
 def today(request: Request) -> dt.date:
