@@ -291,20 +291,25 @@ def generate(size: str | Size, seed: int) -> Instance:
 
     # Inspectors: per department in proportion to its tasks, offices near district seats.
     total_load = sum(dept_load.values()) or 1
-    per_dept = {d: max(4, round(shape.inspectors * dept_load[d] / total_load)) for d in dept_ids}
+    # Enforcement needs two officers, so each department keeps two in every district branch
+    # (属地) when the headcount allows, else one; the rest follows the department's load.
+    n_branches = len(districts)
+    if shape.inspectors >= 2 * n_branches * len(dept_ids):
+        base = 2 * n_branches
+    elif shape.inspectors >= n_branches * len(dept_ids):
+        base = n_branches
+    else:
+        base = 0
+    extra = shape.inspectors - base * len(dept_ids)
+    per_dept = {d: max(4, base + round(extra * dept_load[d] / total_load)) for d in dept_ids}
     inspectors: list[Inspector] = []
     local: dict[tuple[str, str], list[str]] = {}
     number = 0
     for department in dept_ids:
         homes = rng.choice(len(districts), size=per_dept[department], p=shares / shares.sum())
         for k, h in enumerate(homes.tolist()):
-            # Every department keeps a branch in each district (属地): the first inspectors
-            # go one per district (two when the department is big enough), the rest by share.
-            per_branch = 2 if per_dept[department] >= 2 * len(districts) + 4 else 1
-            if k < per_branch * len(districts):
-                district = districts[k % len(districts)]
-            else:
-                district = districts[h]
+            # The first `base` inspectors staff the district branches, the rest by share.
+            district = districts[k % n_branches] if k < base else districts[h]
             number += 1
             iid = f"I{number:05d}"
             _share, seat, _spread = DISTRICTS[district]

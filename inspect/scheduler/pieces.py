@@ -26,7 +26,7 @@ class EnterprisePlan:
     left_out: list[tuple[Task, str, str]] = field(default_factory=list)
 
 
-CANDIDATE_BACKOFF = 7
+CANDIDATE_BACKOFF = 3
 
 
 def _seed_int(seed: str) -> int:
@@ -69,16 +69,18 @@ def solve_enterprise(
     for (i, _t), var in assign.items():
         per_task[i].append(var)
     for i in range(n):
-        model.add(sum(per_task[i]) <= 1)
+        model.add(cp_model.LinearExpr.sum(per_task[i]) <= 1)
     for t, members in by_day.items():
         routine = [i for i in members if items[i][0].routine]
         for i in members:
             model.add_implication(assign[(i, t)], visit[t])
         for i in routine:
             model.add_implication(assign[(i, t)], routine_visit[t])
-        model.add(visit[t] <= sum(assign[(i, t)] for i in members))
+        model.add(visit[t] <= cp_model.LinearExpr.sum([assign[(i, t)] for i in members]))
         if routine:
-            model.add(routine_visit[t] <= sum(assign[(i, t)] for i in routine))
+            model.add(
+                routine_visit[t] <= cp_model.LinearExpr.sum([assign[(i, t)] for i in routine])
+            )
         else:
             model.add(routine_visit[t] == 0)
         model.add_implication(routine_visit[t], visit[t])
@@ -94,7 +96,7 @@ def solve_enterprise(
             if sum(m for _i, m in parts) > max_minutes:
                 model.add(sum(m * assign[(i, t)] for i, m in parts) <= max_minutes)
     yearly_left = max(0, policy.max_visits_per_enterprise_year - enterprise.visits_this_year)
-    model.add(sum(routine_visit.values()) <= yearly_left)
+    model.add(cp_model.LinearExpr.sum(list(routine_visit.values())) <= yearly_left)
     weeks: dict[int, list[int]] = defaultdict(list)
     months: dict[int, list[int]] = defaultdict(list)
     for t in by_day:
@@ -120,7 +122,10 @@ def solve_enterprise(
         department_left[department] = left
         model.add(sum(v for i in members for v in per_task[i]) <= left)
     # Every kept task outweighs every visit saved.
-    model.maximize((n + 1) * sum(assign.values()) - sum(visit.values()))
+    model.maximize(
+        (n + 1) * cp_model.LinearExpr.sum(list(assign.values()))
+        - cp_model.LinearExpr.sum(list(visit.values()))
+    )
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = _seed_int(seed)

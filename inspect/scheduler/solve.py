@@ -35,6 +35,7 @@ from functools import cached_property
 
 from checkonce.scheduler.bounds import lb_visits, workday_range
 from checkonce.scheduler.model import Instance, Schedule, Task, Unscheduled, Visit
+from checkonce.scheduler.pieces import EnterprisePlan
 from checkonce.scheduler.team import Staffer
 
 Progress = Callable[[str, float], None]
@@ -47,6 +48,10 @@ NON_ANCHOR = 10
 UNPLACED = 100_000
 TRIGGERED_DELAY = 50
 MAX_CANDIDATES = 8
+# Days tried, nearest first, for a visit that cannot be staffed on its day.
+REPAIR_DAYS = 60
+# Below this many enterprise pieces a process pool costs more than it saves.
+PARALLEL_PIECES = 64
 # Minutes kept free in a visit's opening window for getting there: merging stops before
 # a department's share of a visit would fill the whole window.
 TRAVEL_MARGIN = 40
@@ -109,6 +114,14 @@ class Group:
         return min(per, key=lambda d: (-per[d], d))
 
 
+def _solve_piece(job: tuple) -> EnterprisePlan:
+    """Process-pool entry point for one enterprise piece."""
+    from checkonce.scheduler.pieces import solve_enterprise
+
+    enterprise, items, options = job
+    return solve_enterprise(enterprise, items, **options)
+
+
 class _Calendar:
     """Workday indices with their ISO week and month, and each enterprise's booked days."""
 
@@ -156,6 +169,7 @@ class Solver:
         self.ents = {e.id: e for e in instance.enterprises}
         self.unscheduled: list[Unscheduled] = []
         self.exact_pieces = 0
+        self._anchors: dict[str, int] = {}
         self.groups: list[Group] = []
         self.booking: dict[str, _Booking] = defaultdict(_Booking)
 
@@ -212,12 +226,47 @@ class Solver:
 
     def merge(self) -> None:
         """Stabbing groups per enterprise, or an exact CP-SAT piece where a cap binds."""
+        binding: list[tuple[str, list[tuple[Task, int, int]]]] = []
         for enterprise, items in self.admissible().items():
             groups = self._stab(enterprise, items)
             if self._caps_bind(enterprise, items, groups):
-                self._exact_enterprise(enterprise, items)
+                binding.append((enterprise, items))
             else:
                 self.groups.extend(groups)
+        self._exact_enterprises(binding)
+
+    def _exact_enterprises(self, pieces: list[tuple[str, list[tuple[Task, int, int]]]]) -> None:
+        """Solve the enterprise pieces, in `workers` processes when there are many.
+
+        Each piece is deterministic on its own, so the order of completion does not matter:
+        results are applied in the order of `pieces`.
+        """
+        if self.workers <= 1 or len(pieces) < PARALLEL_PIECES:
+            for enterprise, items in pieces:
+                self._exact_enterprise(enterprise, items)
+            return
+        import multiprocessing
+
+        jobs = [
+            (
+                self.ents[enterprise],
+                items,
+                {
+                    "policy": self.policy,
+                    "week": self.cal.week,
+                    "month": self.cal.month,
+                    "max_minutes": self.opening_minutes(enterprise) - TRAVEL_MARGIN,
+                    "seed": self.seed,
+                },
+            )
+            for enterprise, items in pieces
+        ]
+        with multiprocessing.get_context("fork").Pool(self.workers) as pool:
+            results = pool.map(
+                _solve_piece, jobs, chunksize=max(1, len(jobs) // (8 * self.workers))
+            )
+        for (enterprise, _items), result in zip(pieces, results, strict=True):
+            self._apply_piece(enterprise, result)
 
     def admissible(self) -> dict[str, list[tuple[Task, int, int]]]:
         """Tasks per enterprise with their workday span; the hopeless ones are left out."""
@@ -282,7 +331,6 @@ class Solver:
     def _exact_enterprise(self, enterprise: str, items: list[tuple[Task, int, int]]) -> None:
         from checkonce.scheduler.pieces import solve_enterprise
 
-        self.exact_pieces += 1
         result = solve_enterprise(
             self.ents[enterprise],
             items,
@@ -292,6 +340,10 @@ class Solver:
             max_minutes=self.opening_minutes(enterprise) - TRAVEL_MARGIN,
             seed=self.seed,
         )
+        self._apply_piece(enterprise, result)
+
+    def _apply_piece(self, enterprise: str, result: EnterprisePlan) -> None:
+        self.exact_pieces += 1
         for day, tasks in result.visits:
             group = Group(enterprise=enterprise, tasks=tasks, lo=day, hi=day, fixed=True)
             self.groups.append(group)
@@ -302,7 +354,10 @@ class Solver:
 
     def _anchor(self, district: str) -> int:
         # The district's joint-inspection weekday; a stable function of its code.
-        return sum(ord(c) for c in district) % ANCHOR_PERIOD
+        found = self._anchors.get(district)
+        if found is None:
+            found = self._anchors[district] = sum(ord(c) for c in district) % ANCHOR_PERIOD
+        return found
 
     def _candidates(self, g: Group, index: int) -> list[int]:
         width = g.hi - g.lo + 1
@@ -502,7 +557,7 @@ class Solver:
         home = g.day
         self.unbook(g)
         days = sorted(range(g.lo, g.hi + 1), key=lambda t: (abs(t - home), t))
-        for t in days[:15]:
+        for t in days[:REPAIR_DAYS]:
             if t == home or not self.can_book(g, t):
                 continue
             result = self._try(g, t)

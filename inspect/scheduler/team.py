@@ -33,18 +33,39 @@ def rank_inspectors(seed: str, visit_id: str, inspector_ids: Iterable[str]) -> l
 
 
 class _Ranker:
-    """`rank_inspectors` with the key schedule done once (the draw ranks millions)."""
+    """`rank_inspectors` made cheap enough for millions of keys.
+
+    HMAC(k, m) = H((k ⊕ opad) ‖ H((k ⊕ ipad) ‖ m)); the inner hash state after the
+    "<visit id>|" prefix is computed once per visit and copied per inspector.
+    """
 
     def __init__(self, seed: str) -> None:
-        self._keyed = hmac.new(seed.encode("utf-8"), digestmod=hashlib.sha256)
-
-    def key(self, visit_id: str, inspector_id: str) -> bytes:
-        mac = self._keyed.copy()
-        mac.update(f"{visit_id}|{inspector_id}".encode())
-        return mac.digest()
+        key = seed.encode("utf-8")
+        block = hashlib.sha256().block_size
+        if len(key) > block:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(block, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self._encoded: dict[str, bytes] = {}
 
     def rank(self, visit_id: str, inspector_ids: Iterable[str]) -> list[str]:
-        return sorted(inspector_ids, key=lambda iid: self.key(visit_id, iid))
+        prefix = self._inner.copy()
+        prefix.update(f"{visit_id}|".encode())
+        outer = self._outer
+        encoded = self._encoded
+
+        def key(iid: str) -> bytes:
+            raw = encoded.get(iid)
+            if raw is None:
+                raw = encoded[iid] = iid.encode()
+            inner = prefix.copy()
+            inner.update(raw)
+            mac = outer.copy()
+            mac.update(inner.digest())
+            return mac.digest()
+
+        return sorted(inspector_ids, key=key)
 
 
 def nearest_district(point: Point, centres: dict[str, Point]) -> str | None:
@@ -68,6 +89,9 @@ class Staffer:
         self.enterprises: dict[str, Enterprise] = {e.id: e for e in instance.enterprises}
         self.inspectors: dict[str, Inspector] = {i.id: i for i in instance.inspectors}
         self.conflicts = {(c.inspector, c.enterprise) for c in instance.conflicts}
+        # One tuple per place, so the travel memo hashes the same objects again and again.
+        self.places: dict[str, Point] = {e.id: (e.lat, e.lon) for e in instance.enterprises}
+        self.homes: dict[str, Point] = {i.id: (i.lat, i.lon) for i in instance.inspectors}
         centres: dict[str, list[Point]] = defaultdict(list)
         for ent in instance.enterprises:
             centres[ent.district].append((ent.lat, ent.lon))
@@ -106,7 +130,7 @@ class Staffer:
             return timeline.feasible_starts(place, duration)
         # An empty day (the common case): out from home and back, nothing else to fit.
         person = self.inspectors[iid]
-        leg = self.travel.minutes((person.lat, person.lon), place)
+        leg = self.travel.minutes(self.homes[iid], place)
         lo, hi = self.instance.day_start + leg, self.instance.day_end - leg - duration
         if lo <= hi and duration + 2 * leg <= person.minutes_per_day:
             return [(lo, hi)]
@@ -120,7 +144,7 @@ class Staffer:
         `needs` maps department → inspectors required. Nothing is booked on failure.
         """
         ent = self.enterprises[enterprise_id]
-        place = (ent.lat, ent.lon)
+        place = self.places[enterprise_id]
         lo = max(self.instance.day_start, ent.open[0])
         hi = min(self.instance.day_end, ent.open[1]) - duration
         if lo > hi:
@@ -152,7 +176,7 @@ class Staffer:
             if key not in self.timelines:
                 person = self.inspectors[iid]
                 self.timelines[key] = DayTimeline(
-                    home=(person.lat, person.lon),
+                    home=self.homes[iid],
                     day_start=self.instance.day_start,
                     day_end=self.instance.day_end,
                     budget=person.minutes_per_day,
