@@ -150,7 +150,19 @@ def _entry_for(
 ) -> Entry:
     """The entry a check-in belongs to, created when it is the first of its team."""
     if visit is not None:
-        entry = db_session.scalars(select(Entry).where(Entry.visit_id == visit.id)).first()
+        # A re-plan publishes frozen visits again as new rows under the same code: a team
+        # member checking in after it joins the entry already made for that code.
+        entry = db_session.scalars(
+            select(Entry)
+            .join(Visit, Entry.visit_id == Visit.id)
+            .where(
+                Entry.enterprise_id == enterprise_id,
+                Entry.day == day,
+                Visit.code == visit.code,
+            )
+            .order_by(Entry.id)
+            .limit(1)
+        ).first()
         department_id = visit.lead_department_id
     else:
         entry = db_session.scalars(

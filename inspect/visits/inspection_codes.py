@@ -57,11 +57,22 @@ class InspectionCodeView:
 
 
 def visit_in_force(db_session: Session, visit_id: int) -> Visit | None:
-    """The visit if it belongs to a published schedule version, with its team and tasks."""
+    """The visit in force that `visit_id` is or has become, with its team and tasks.
+
+    A re-plan publishes frozen visits again as new rows under the same code, so a code
+    issued before it follows the visit to the version now in force."""
+    issued = db_session.get(Visit, visit_id)
+    if issued is None:
+        return None
     return db_session.scalars(
         select(Visit)
         .join(ScheduleVersion, Visit.schedule_id == ScheduleVersion.id)
-        .where(Visit.id == visit_id, ScheduleVersion.state == "published")
+        .where(
+            Visit.code == issued.code,
+            Visit.enterprise_id == issued.enterprise_id,
+            ScheduleVersion.period == issued.schedule.period,
+            ScheduleVersion.state == "published",
+        )
         .options(
             selectinload(Visit.team).selectinload(VisitInspector.inspector),
             selectinload(Visit.tasks)

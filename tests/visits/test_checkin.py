@@ -95,13 +95,14 @@ def visit(
     items: tuple[str, ...] = ("SAMR-SP-001",),
     state: str = "scheduled",
     version: ScheduleVersion | None = None,
+    code: str | None = None,
 ) -> Visit:
     """A visit of `firm` on `day` by `team` (inspectors), in a published version by default."""
     version = version or schedule(session)
     tasks = [inspection_task(session, firm, code, day) for code in items]
     row = Visit(
         schedule_id=version.id,
-        code=f"V{next(_serial):05d}",
+        code=code or f"V{next(_serial):05d}",
         enterprise_id=firm.id,
         day=day,
         start=dt.time(9, 30),
@@ -184,6 +185,35 @@ def test_planned_check_in_checks_the_visit_in_and_records_each_member(db_session
     assert second.checkin.entry_id == first.checkin.entry_id
     assert count(s, CheckIn, visit_id=planned.id) == 2
     # A joint team is one entry for the enterprise, and a planned entry raises nothing.
+    assert count(s, Entry, enterprise_id=firm.id) == 1
+    assert count(s, EntryAlert, enterprise_id=firm.id) == 0
+
+
+def republish(session, old: Visit, team, state: str = "checked_in") -> Visit:
+    """A re-plan: the old version superseded, the frozen visit copied under its code."""
+    period = old.schedule.period
+    old.schedule.state = "superseded"
+    session.flush()
+    version = ScheduleVersion(
+        period=period, version=2, state="published", seed="1" * 64, created_by="test"
+    )
+    session.add(version)
+    session.flush()
+    return visit(
+        session, old.enterprise, team, day=old.day, version=version, code=old.code, state=state
+    )
+
+
+def test_a_re_plan_between_two_members_check_ins_keeps_one_entry(db_session):
+    s = db_session
+    firm = f.enterprise(s)
+    a, b = f.inspector(s), f.inspector(s)
+    first_version = visit(s, firm, [a, b])
+    one = do_check_in(s, a, request(s, firm)).checkin
+    copy = republish(s, first_version, [a, b])
+    two = do_check_in(s, b, request(s, firm)).checkin
+    assert (one.visit_id, two.visit_id) == (first_version.id, copy.id)
+    assert two.entry_id == one.entry_id
     assert count(s, Entry, enterprise_id=firm.id) == 1
     assert count(s, EntryAlert, enterprise_id=firm.id) == 0
 

@@ -299,6 +299,27 @@ def test_an_inspection_code_is_valid_on_the_visit_day_only(db_session, shift, wo
     assert not view.valid and words in view.reason
 
 
+def test_a_code_follows_its_visit_through_a_re_plan(db_session):
+    from tests.visits.test_checkin import republish
+
+    s = db_session
+    firm = f.enterprise(s)
+    a, b = f.inspector(s), f.inspector(s)
+    planned = visit(s, firm, [a, b])
+    token, _ = issue_inspection_code(
+        db_session=s, secret_key=SECRET, visit_id=planned.id, inspector_id=a.id
+    )
+    copy = republish(s, planned, [a, b], state="scheduled")
+    view = resolve(s, token)
+    assert view.valid and view.visit_code == copy.code == planned.code
+    # Dropped from the team by the re-plan: the old code no longer vouches for them.
+    s.delete(copy.team[0])
+    s.flush()
+    s.expire_all()
+    view = resolve(s, token)
+    assert not view.valid and "检查组" in view.reason
+
+
 def test_a_moved_visit_voids_the_old_code(db_session):
     s = db_session
     firm = f.enterprise(s)
