@@ -44,7 +44,9 @@ class SamplingPolicy(_Section):
     ratios: dict[str, float] = {"A": 0.03, "B": 0.10, "C": 0.30, "D": 0.70}
     exclude_drawn_same_item_year: bool = True
     class_a_handling: Literal["ratio", "exempt"] = "ratio"
-    include_whitelisted: bool = False
+    # White-listed enterprises stay in random draws whose items are all of the allowed
+    # categories (safety, environment, food, health), as the white-list rule allows.
+    include_whitelisted: bool = True
     round_up: bool = True
 
     @model_validator(mode="after")

@@ -189,12 +189,22 @@ def test_already_drawn_for_the_same_item_is_excluded(db_session):
 def test_whitelist_and_class_a_follow_policy(db_session):
     population(db_session, {"A": 4, "B": 4})
     white = f.enterprise(db_session, whitelisted=True, risk_class="B")
-    task = spec(db_session)
+    # A product-quality item ("other") is a proactive routine check a white-listed
+    # enterprise is spared; a food-safety item is one it is not.
+    task = spec(db_session, item="SAMR-CP-001")
     draw = draws.commit_draw(
         db_session=db_session, plan_task_ids=[task.id], actor=BOSS, policy=f.policy()
     )
     reasons = {m.credit_code: m.excluded_reason for m in draw.members}
     assert reasons[white.credit_code] == "监管白名单企业" and draw.population_size == 8
+    food = spec(db_session, period="2027Q3", window=["2027-07-01", "2027-09-30"])
+    food_draw = draws.commit_draw(
+        db_session=db_session, plan_task_ids=[food.id], actor=BOSS, policy=f.policy()
+    )
+    assert white.credit_code in {
+        m.credit_code for m in food_draw.members if m.excluded_reason is None
+    }
+    assert food_draw.population_size == 9
     exempt = f.policy().model_copy(
         update={"sampling": f.policy().sampling.model_copy(update={"class_a_handling": "exempt"})}
     )
@@ -206,11 +216,12 @@ def test_whitelist_and_class_a_follow_policy(db_session):
         policy=exempt,
         exclude_drawn_same_item_year=False,
     )
-    assert draw2.population_size == 4
+    # Class A exempt; the white-listed B enterprise stays in this food-safety draw.
+    assert draw2.population_size == 5
     excluded = [m for m in draw2.members if m.excluded_reason]
-    assert {m.stratum for m in excluded} == {"A", "B"} and len(excluded) == 5
-    assert all("A 类" in m.excluded_reason for m in excluded if m.stratum == "A")
-    assert [s["size"] for s in draw2.strata] == [0, 4, 0, 0]
+    assert {m.stratum for m in excluded} == {"A"} and len(excluded) == 4
+    assert all("A 类" in m.excluded_reason for m in excluded)
+    assert [s["size"] for s in draw2.strata] == [0, 5, 0, 0]
 
 
 def test_redraw_is_a_new_draw_with_a_reason(db_session):
