@@ -51,3 +51,12 @@ def visible_to_enterprise(
     if state in ENTERED_STATES:
         return True
     return announced and today >= notice_date(calendar, day, workdays_ahead)
+
+
+def visible_until(calendar: WorkCalendar, today: dt.date, workdays_ahead: int) -> dt.date:
+    """The last visit day an enterprise may already see today (notice dates only grow
+    with the visit day, so the visible days are exactly those up to this one)."""
+    day = today
+    while notice_date(calendar, day + dt.timedelta(days=1), workdays_ahead) <= today:
+        day += dt.timedelta(days=1)
+    return day

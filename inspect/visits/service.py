@@ -8,8 +8,8 @@ turned into a write): `prepare_generation` reads the database into interchange i
 chains them on one session for the CLI and tests.
 
 Re-planning (重排) keeps the visits of the published version that are checked in, completed
-or due within the next N workdays ("frozen": copied unchanged, their tasks taken out of the
-solve) and solves the rest from the first workday after that horizon, so new visits can
+or due within the next N workdays, or already shown to the enterprise under the notice rule
+("frozen": copied unchanged, their tasks taken out of the solve) and solves the rest from the first workday after that horizon, so new visits can
 never collide with frozen ones on a day or in an inspector's timeline. The combined schedule
 is verified against the whole period's instance.
 """
@@ -48,7 +48,7 @@ from checkonce.visits.models import (
     VisitInspector,
     VisitTask,
 )
-from checkonce.visits.notice import visit_is_announced
+from checkonce.visits.notice import visible_until, visit_is_announced
 
 log = logging.getLogger("checkonce.visits")
 
@@ -381,6 +381,11 @@ def prepare_generation(
         if n < 0:
             raise CheckOnceError("冻结工作日数不能为负")
         frozen_until = calendar.add_workdays(today, n) if n else today
+        # An announced visit the enterprise has already been told about is never moved.
+        frozen_until = max(
+            frozen_until,
+            visible_until(calendar, today, policy.notice.announce_workdays_ahead),
+        )
         frozen = _freeze(db_session=db_session, base=base, today=today, frozen_until=frozen_until)
         free_from = frozen_until + dt.timedelta(days=1)
         codes = db_session.scalars(select(Visit.code).where(Visit.schedule_id == base.id))

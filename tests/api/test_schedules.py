@@ -144,6 +144,9 @@ def test_replan_job_freezes_around_today(client, headers, world, app, db_session
     replanned = db_session.get(ScheduleVersion, body["schedule_id"])
     assert replanned.based_on_id == version_id and replanned.violations == 0
     for visit in replanned.visits:
-        # weeks 1 and 2 are before or inside the horizon (03-10, 03-11), or their windows
-        # have passed; weeks 3 and 4 are moved, never before 2027-03-12
-        assert visit.frozen or visit.day >= dt.date(2027, 3, 12)
+        # one workday frozen (to 03-11), but announced visits up to Monday 03-15 are
+        # already shown to the enterprises (notice 3 workdays ahead): nothing moves
+        # before 03-16
+        assert visit.frozen or visit.day >= dt.date(2027, 3, 16)
+        if dt.date(2027, 3, 10) <= visit.day <= dt.date(2027, 3, 15):
+            assert visit.frozen

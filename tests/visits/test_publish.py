@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from checkonce.errors import CheckOnceError, Conflict, NotFound
 from checkonce.visits import service
 from checkonce.visits.models import ScheduleVersion, Visit
+from checkonce.visits.notice import visible_until
 from tests.visits.scenario import ACTOR, CALENDAR, POLICY, SEED, build
 
 
@@ -143,6 +144,13 @@ def test_the_database_refuses_a_published_version_with_violations(db_session):
 # ---------------------------------------------------------------------------- re-planning
 
 
+def horizon(today: dt.date, freeze: int) -> dt.date:
+    """The last frozen day: `freeze` workdays ahead, or further when the enterprise may
+    already see announced visits up to a later day (notice 3 workdays ahead)."""
+    until = CALENDAR.add_workdays(today, freeze) if freeze else today
+    return max(until, visible_until(CALENDAR, today, POLICY.notice.announce_workdays_ahead))
+
+
 def published_v1(session, extra_firms=5):
     world = build(session, extra_firms=extra_firms)
     v1 = generate(session)
@@ -159,7 +167,7 @@ def test_replan_freezes_executed_and_imminent_visits_and_moves_the_rest(db_sessi
     today = visits[1].day
     s.flush()
     freeze = 2
-    until = CALENDAR.add_workdays(today, freeze)
+    until = horizon(today, freeze)
     expected_frozen = {
         v.code
         for v in visits
@@ -204,7 +212,7 @@ def test_replan_freezes_executed_and_imminent_visits_and_moves_the_rest(db_sessi
     assert states(s) == {1: "superseded", 2: "published"}
 
 
-def test_replan_with_zero_freeze_keeps_only_executed_and_today(db_session):
+def test_replan_with_zero_freeze_keeps_executed_and_notified_visits(db_session):
     s = db_session
     _world, _v1, visits = published_v1(s, extra_firms=4)
     visits[0].state = "completed"
@@ -212,7 +220,10 @@ def test_replan_with_zero_freeze_keeps_only_executed_and_today(db_session):
     today = visits[1].day
     v2 = generate(s, replan=True, freeze_workdays=0, today=today)
     frozen = {v.code for v in v2.visits if v.frozen}
-    assert frozen == {visits[0].code, visits[1].code} | {v.code for v in visits if v.day == today}
+    # no workday of freeze, but announced visits already shown to the enterprise stay
+    until = horizon(today, 0)
+    assert until == visible_until(CALENDAR, today, 3) > today
+    assert frozen == {visits[0].code} | {v.code for v in visits if today <= v.day <= until}
     assert v2.violations == 0
 
 
@@ -260,7 +271,7 @@ def test_replan_defaults_to_two_frozen_workdays(db_session):
     s = db_session
     _world, _v1, visits = published_v1(s, extra_firms=4)
     today = visits[1].day - dt.timedelta(days=2)
-    until = CALENDAR.add_workdays(today, service.DEFAULT_FREEZE_WORKDAYS)
+    until = horizon(today, service.DEFAULT_FREEZE_WORKDAYS)
     v2 = generate(s, replan=True, today=today)
     frozen = {v.code for v in v2.visits if v.frozen}
     assert frozen == {v.code for v in visits if today <= v.day <= until}

@@ -38,7 +38,7 @@ from checkonce.visits.models import (
     VisitInspector,
     VisitTask,
 )
-from checkonce.visits.notice import ENTERED_STATES, notice_date
+from checkonce.visits.notice import ENTERED_STATES, notice_date, visible_until
 
 router = APIRouter(tags=["入企检查"])
 Anyone = Annotated[
@@ -116,15 +116,6 @@ class VisitDetail(VisitOut):
     checklist: list[ChecklistGroupOut]
     checklist_entries: int
     checks_asked: int
-
-
-def visible_until(calendar: WorkCalendar, today: dt.date, workdays_ahead: int) -> dt.date:
-    """The last visit day an enterprise may already see today (notice dates only grow
-    with the visit day, so the visible days are exactly those up to this one)."""
-    day = today
-    while notice_date(calendar, day + dt.timedelta(days=1), workdays_ahead) <= today:
-        day += dt.timedelta(days=1)
-    return day
 
 
 def scope(stmt: Select, principal: Principal, *, request: Request, today: dt.date) -> Select:
