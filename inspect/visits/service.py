@@ -134,10 +134,6 @@ def _clock(minutes: int) -> dt.time:
     return dt.time(minutes // 60, minutes % 60)
 
 
-def _minutes(value: dt.time) -> int:
-    return value.hour * 60 + value.minute
-
-
 def _hhmm(value: dt.time) -> str:
     return value.strftime("%H:%M")
 
@@ -896,8 +892,3 @@ def visit_tasks(db_session: Session, visit: Visit) -> list[InspectionTask]:
             .order_by(InspectionTask.id)
         )
     )
-
-
-def version_visit_minutes(visit: Visit) -> int:
-    """Length of a visit in minutes."""
-    return _minutes(visit.end) - _minutes(visit.start)
