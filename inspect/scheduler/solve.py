@@ -9,18 +9,20 @@ nothing in 120 s while a min-cost flow was exact in seconds), so the solve is de
    greedy, which is exactly the `lb_visits` bound when no side constraint binds;
    enterprises where a yearly or per-department cap binds get a small exact CP-SAT model
    of their own (`solve_enterprise`), which chooses which tasks to keep and their days.
-2. **calendar** — a min-cost flow sends every visit to one day of its feasible range,
-   preferring the district's joint-inspection day of the week (so a department's work in
-   a district lands on the same days: fewer inspector-days) under a per district/day
-   capacity in inspector-minutes; then weekly/monthly caps and one-visit-a-day are
-   repaired per enterprise (locally, else with `solve_enterprise`).
+2. **calendar** — a min-cost flow (OR-Tools) sends every visit to one day of its feasible
+   range, preferring the district's joint-inspection day of the week (so a department's
+   work in a district lands on the same days: fewer inspector-days) under a capacity per
+   lead department, district branch and day in inspector-minutes (local inspectors: less
+   travel); then weekly/monthly caps and one-visit-a-day are repaired per enterprise
+   (locally, else with `solve_enterprise`).
 3. **draw** — day by day, each visit's team is drawn (`team.Staffer`): the first inspectors
    in HMAC order whose timelines still fit, all sharing the visit's start and end.
 4. **repair** — a visit that cannot be staffed moves to another day of its range; failing
    that, its departments are tried apart; what still fails is left out with its reason.
 
 Same instance and seed → the same schedule: every step is deterministic (CP-SAT runs with
-a fixed seed and one worker on its small pieces).
+a fixed seed, one worker and a deterministic work limit on each small piece; with
+`workers` > 1 the pieces are spread over processes, which does not change their answers).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ Progress = Callable[[str, float], None]
 # costs NON_ANCHOR; leaving a visit to the repair stage costs UNPLACED; triggered tasks pay
 # per day of delay so they are never held back to wait for a merge.
 ANCHOR_PERIOD = 5
+# Share of a branch's inspector-minutes the calendar may plan for visits it leads. Measured
+# on M (seed 1): 0.5 spreads work thin (+14 % inspector-days), 2.0 concentrates it so much
+# that remote inspectors are drawn (+6 % travel); 1.0 balances the two.
+CAPACITY_SHARE = 1.0
 NON_ANCHOR = 10
 UNPLACED = 100_000
 TRIGGERED_DELAY = 50
@@ -387,16 +393,26 @@ class Solver:
             cost += NON_ANCHOR
         return cost
 
-    def _capacity(self) -> dict[tuple[str, int], int]:
-        """Visits a district can take a day: local inspector-minutes / minutes a visit uses."""
+    def _bucket(self, g: Group) -> tuple[str, str]:
+        """Capacity bucket of a visit: its lead department in its district (属地)."""
+        return (g.lead(), self.ents[g.enterprise].district)
+
+    def _capacity(self) -> dict[tuple[str, str, int], int]:
+        """Visits a lead department's district branch can take a day.
+
+        Local inspector-minutes of that department that day (certified, available) over
+        the inspector-minutes a visit led by it uses (its share, a margin for travel, its
+        team), times CAPACITY_SHARE for the draw's scatter and the other departments.
+        """
         import numpy as np
 
         n_days = len(self.cal.days)
-        minutes: dict[str, np.ndarray] = {}
+        minutes: dict[tuple[str, str], np.ndarray] = {}
         days = self.cal.days
         for person in self.inst.inspectors:
             district = self.staffer.home_district.get(person.id) or ""
-            row = minutes.setdefault(district, np.zeros(n_days, dtype=np.int64))
+            key = (person.department, district)
+            row = minutes.setdefault(key, np.zeros(n_days, dtype=np.int64))
             lo = bisect.bisect_left(days, person.certificate_valid[0])
             hi = bisect.bisect_right(days, person.certificate_valid[1])
             row[lo:hi] += person.minutes_per_day
@@ -404,19 +420,19 @@ class Solver:
                 k = bisect.bisect_left(days, day)
                 if lo <= k < hi and days[k] == day:
                     row[k] -= person.minutes_per_day
-        if not self.groups:
-            return {}
         min_team = self.policy.min_team
-        use = sum(
-            (g.duration() + 2 * TRAVEL_MARGIN) * sum(g.needs(min_team).values())
-            for g in self.groups
-        ) / len(self.groups)
-        # Half the local minutes: travel and the draw's scatter eat the rest.
-        return {
-            (district, t): int(0.5 * int(row[t]) / use)
-            for district, row in minutes.items()
-            for t in range(n_days)
-        }
+        use: dict[str, list[int]] = defaultdict(list)
+        for g in self.groups:
+            lead = g.lead()
+            use[lead].append((g._share[lead] + 2 * TRAVEL_MARGIN) * g.needs(min_team)[lead])
+        per_visit = {d: sum(v) / len(v) for d, v in use.items()}
+        out: dict[tuple[str, str, int], int] = {}
+        for (department, district), row in minutes.items():
+            if department in per_visit:
+                scaled = (CAPACITY_SHARE / per_visit[department]) * row
+                for t in range(n_days):
+                    out[(department, district, t)] = int(scaled[t])
+        return out
 
     def calendar(self) -> None:
         """Min-cost flow from visits to days (OR-Tools), then per-enterprise cap repair."""
@@ -425,18 +441,18 @@ class Solver:
         capacity = self._capacity()
         for g in self.groups:
             if g.fixed:
-                key = (self.ents[g.enterprise].district, g.lo)
+                key = (*self._bucket(g), g.lo)
                 capacity[key] = capacity.get(key, 0) - 1
         flow = min_cost_flow.SimpleMinCostFlow()
-        bucket: dict[tuple[str, int], int] = {}
+        bucket: dict[tuple[str, str, int], int] = {}
         n = len(self.groups)
         tails, heads, caps, costs = [], [], [], []
         sink = n
         for index, g in enumerate(self.groups):
             g.candidates = self._candidates(g, index)
-            district = self.ents[g.enterprise].district
+            lead_district = self._bucket(g)
             for day in g.candidates:
-                key = (district, day)
+                key = (*lead_district, day)
                 if key not in bucket:
                     bucket[key] = n + 1 + len(bucket)
                 tails.append(index)
@@ -460,7 +476,7 @@ class Solver:
         if status != flow.OPTIMAL:
             raise RuntimeError(f"calendar flow failed with status {status}")
         chosen: dict[int, int] = {}
-        node_day = {node: key[1] for key, node in bucket.items()}
+        node_day = {node: key[2] for key, node in bucket.items()}
         for arc in range(flow.num_arcs()):
             if flow.flow(arc) and flow.tail(arc) < n and flow.head(arc) != sink:
                 chosen[flow.tail(arc)] = node_day[flow.head(arc)]
