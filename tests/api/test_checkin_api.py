@@ -292,3 +292,11 @@ def test_key_rotation_and_revocation_over_the_api(client, headers, firm):
         headers=headers["admin"],
     )
     assert again.status_code == 409
+
+
+def test_pages_escape_what_the_registry_holds(client, headers, db_session):
+    firm = f.enterprise(db_session, name="<script>alert('x')</script>餐饮店")
+    url = poster_url(client, headers, firm, role="admin")
+    page = client.get(url.split("testserver", 1)[1])
+    assert page.status_code == 200
+    assert "<script>alert" not in page.text and "&lt;script&gt;alert" in page.text

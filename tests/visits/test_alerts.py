@@ -163,3 +163,24 @@ def test_the_alert_list_filters_and_pages(db_session):
     assert [a.enterprise_id for a in earlier] == [other.id]
     with pytest.raises(ValueError):
         AlertFilter(kind="nonsense")
+
+
+def test_window_counts_in_one_query_agree_with_counting_each_window(db_session):
+    from checkonce.visits.alerts import count_windows
+
+    s = db_session
+    firm = f.enterprise(s)
+    for day in (dt.date(2026, 10, 30), dt.date(2026, 11, 2), dt.date(2026, 11, 16)):
+        enter(s, firm, day)
+    enter(s, firm, dt.date(2026, 11, 16), "FIRE", hour=15)
+    for day in (dt.date(2026, 11, 1), dt.date(2026, 11, 16), dt.date(2026, 11, 30)):
+        windows = windows_of(day, POLICY)
+        one_query = count_windows(db_session=s, enterprise_id=firm.id, windows=windows)
+        each = [
+            count_entries(db_session=s, enterprise_id=firm.id, start=w.start, end=w.end)
+            for w in windows
+        ]
+        assert one_query == each
+    assert count_windows(
+        db_session=s, enterprise_id=firm.id, windows=windows_of(dt.date(2026, 11, 16), POLICY)
+    ) == [2, 2, 3]
