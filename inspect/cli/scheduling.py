@@ -20,7 +20,8 @@ from checkonce.errors import CheckOnceError
 STAGE_NAMES = {
     "merge": "合并任务（按企业）",
     "calendar": "排定日期（最小费用流）",
-    "draw": "抽取执法人员并排路线",
+    "draw": "抽取执法人员并排时间线",
+    "route": "整天同组人员的路线（OR-Tools 路径规划）",
     "done": "完成",
 }
 SIZES = ("T", "S", "M", "L", "XL")

@@ -17,29 +17,45 @@ from checkonce.scheduler.solve import TRAVEL_MARGIN, Group, Solver
 
 
 class _Baseline(Solver):
-    """Earliest-day calendar instead of the flow; grouping decided by subclasses."""
+    """Earliest-day calendar instead of the flow; grouping decided by subclasses.
+
+    A department planning alone does not book more visits on a day than its district
+    branch can staff, so each visit takes the first day of its range that keeps the caps
+    and still has branch capacity (the same estimate the optimizer's flow uses), else the
+    first day that keeps the caps.
+    """
+
+    order_by_deadline = True
 
     def calendar(self) -> None:
-        """Book each visit on the first day of its range that keeps the caps."""
-        self.groups.sort(key=lambda g: (g.hi, g.lo, g.tasks[0].id))
+        """First fit in the baseline's order."""
+        if self.order_by_deadline:
+            self.groups.sort(key=lambda g: (g.hi, g.lo, g.tasks[0].id))
+        capacity = self._capacity()
         kept: list[Group] = []
         for g in self.groups:
-            for day in range(g.lo, g.hi + 1):
-                if self.can_book(g, day):
-                    self.book(g, day)
-                    kept.append(g)
-                    break
-            else:
-                for task in g.tasks:
-                    self.leave_out(
-                        task,
-                        "时间窗内每个工作日都已达入企频次上限（年/周/月或部门年度）",
-                        "caps",
-                    )
+            bucket = self._bucket(g)
+            days = [d for d in range(g.lo, g.hi + 1) if self.can_book(g, d)]
+            free = [d for d in days if capacity.get((*bucket, d), 0) > 0]
+            if free or days:
+                day = (free or days)[0]
+                capacity[(*bucket, day)] = capacity.get((*bucket, day), 0) - 1
+                self.book(g, day)
+                kept.append(g)
+                continue
+            for task in g.tasks:
+                self.leave_out(
+                    task,
+                    "时间窗内每个工作日都已达入企频次上限（年/周/月或部门年度）",
+                    "caps",
+                )
         self.groups = kept
 
 
 class _StatusQuo(_Baseline):
+    # Departments take turns (the order of `merge`), not one deadline order across them.
+    order_by_deadline = False
+
     def merge(self) -> None:
         """One visit per task; departments take turns in id order, each deadline first."""
         items = [item for per in self.admissible().values() for item in per]
@@ -47,23 +63,6 @@ class _StatusQuo(_Baseline):
         self.groups = [
             Group(enterprise=task.enterprise, tasks=[task], lo=lo, hi=hi) for task, lo, hi in items
         ]
-
-    def calendar(self) -> None:
-        """Departments in turn: the order of `merge` is kept (no deadline order across them)."""
-        kept: list[Group] = []
-        for g in self.groups:
-            for day in range(g.lo, g.hi + 1):
-                if self.can_book(g, day):
-                    self.book(g, day)
-                    kept.append(g)
-                    break
-            else:
-                self.leave_out(
-                    g.tasks[0],
-                    "时间窗内每个工作日都已达入企频次上限（年/周/月或部门年度）",
-                    "caps",
-                )
-        self.groups = kept
 
 
 class _GreedyMerge(_Baseline):

@@ -302,6 +302,9 @@ def generate(size: str | Size, seed: int) -> Instance:
         base = 0
     extra = shape.inspectors - base * len(dept_ids)
     per_dept = {d: max(4, base + round(extra * dept_load[d] / total_load)) for d in dept_ids}
+    # Rounding: the busiest department absorbs the difference so the headcount is exact.
+    busiest = max(dept_ids, key=lambda d: dept_load[d])
+    per_dept[busiest] += shape.inspectors - sum(per_dept.values())
     inspectors: list[Inspector] = []
     local: dict[tuple[str, str], list[str]] = {}
     number = 0

@@ -135,28 +135,35 @@ def intersect(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[
 
 
 def order_route(
-    home: Point,
+    homes: Point | list[Point],
     stops: list[tuple[Point, int, int, int]],
     *,
     day_start: int,
     day_end: int,
     travel: Travel,
     time_limit_ms: int = 200,
+    solution_limit: int = 1,
 ) -> list[tuple[int, int]] | None:
     """Order one team's stops into a day tour with OR-Tools routing under time windows.
 
-    `stops` are (place, duration, earliest start, latest start). Returns, per stop in the
-    tour's order, (stop index, start minute); None when no tour fits the working day.
-    Waiting is allowed; the objective is travel time.
+    `homes` is the team members' starting point(s): a leg from or to home takes the
+    longest of the members' legs, so everyone is on site at each start. `stops` are
+    (place, duration, earliest start, latest start). Returns, per stop in the tour's order,
+    (stop index, start minute); None when no tour fits the working day. Waiting is
+    allowed; the objective is travel time.
     """
     from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
     if not stops:
         return []
-    places = [home, *(s[0] for s in stops)]
+    home_list = [homes] if isinstance(homes, tuple) else list(homes)
+    places = [home_list[0], *(s[0] for s in stops)]
     durations = [0, *(s[1] for s in stops)]
     n = len(places)
     matrix = [[travel.minutes(places[i], places[j]) for j in range(n)] for i in range(n)]
+    for j in range(1, n):
+        matrix[0][j] = max(travel.minutes(h, places[j]) for h in home_list)
+        matrix[j][0] = max(travel.minutes(places[j], h) for h in home_list)
     manager = pywrapcp.RoutingIndexManager(n, 1, 0)
     routing = pywrapcp.RoutingModel(manager)
 
@@ -178,6 +185,10 @@ def order_route(
     time.CumulVar(routing.End(0)).SetRange(day_start, day_end)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GREEDY_DESCENT
+    # A solution count, not the clock, ends the search: same input, same tour. The time
+    # limit only guards against pathological cases.
+    params.solution_limit = solution_limit
     params.time_limit.FromMilliseconds(time_limit_ms)
     solution = routing.SolveWithParameters(params)
     if solution is None:
@@ -190,3 +201,166 @@ def order_route(
             out.append((node - 1, solution.Min(time.CumulVar(index))))
         index = solution.Value(routing.NextVar(index))
     return out
+
+
+def _components(visits: list) -> list[tuple[str, list[int]]]:
+    """Per day, the groups of visits linked by shared inspectors (union-find)."""
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def find(x: tuple[str, str]) -> tuple[str, str]:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for v in visits:
+        first = ("v", v.id)
+        for iid in v.inspectors:
+            a, b = find(first), find((iid, v.day))
+            if a != b:
+                parent[b] = a
+    groups: dict[tuple[str, str], list[int]] = {}
+    for k, v in enumerate(visits):
+        groups.setdefault(find(("v", v.id)), []).append(k)
+    return sorted((visits[ks[0]].day, ks) for ks in groups.values())
+
+
+# Up to this many linked visits every order is tried (6! = 720, pruned as soon as a
+# start falls outside its window); beyond, OR-Tools routing.
+BRUTE_FORCE_STOPS = 6
+
+
+def _best_permutation(
+    homes: list[Point],
+    stops: list[tuple[Point, int, int, int]],
+    day_start: int,
+    day_end: int,
+    travel: Travel,
+) -> list[tuple[int, int]] | None:
+    """Shortest feasible order of a few stops (home legs included), each started early."""
+    n = len(stops)
+    leg = [[travel.minutes(a[0], b[0]) for b in stops] for a in stops]
+    out_leg = [max(travel.minutes(h, s[0]) for h in homes) for s in stops]
+    in_leg = [max(travel.minutes(s[0], h) for h in homes) for s in stops]
+    best_cost, best = None, None
+    for order in itertools.permutations(range(n)):
+        j = order[0]
+        clock = max(stops[j][2], day_start + out_leg[j])
+        cost = out_leg[j]
+        timed = []
+        for step, j in enumerate(order):
+            if step:
+                prev = order[step - 1]
+                cost += leg[prev][j]
+                clock = max(stops[j][2], clock + leg[prev][j])
+            if clock > stops[j][3] or (best_cost is not None and cost >= best_cost):
+                break
+            timed.append((j, clock))
+            clock += stops[j][1]
+        else:
+            last = order[-1]
+            cost += in_leg[last]
+            if clock + in_leg[last] <= day_end and (best_cost is None or cost < best_cost):
+                best_cost, best = cost, timed
+    return best
+
+
+def resequence_crews(
+    visits: list,
+    *,
+    homes: dict[str, Point],
+    places: dict[str, Point],
+    windows: dict[str, tuple[int, int]],
+    budgets: dict[str, int],
+    day_start: int,
+    day_end: int,
+    travel: Travel,
+    max_stops: int = 12,
+) -> tuple[list, int]:
+    """Re-order linked visits of a day with OR-Tools routing; returns (visits, groups improved).
+
+    Visits of one day linked by shared inspectors (joint teams) form a group nobody
+    outside it depends on, so it can be re-ordered and re-timed as one tour: every member
+    keeps the tour's order, and every visit keeps one start and end for its whole team.
+    A new tour is kept only when every member's day still fits (travel between their own
+    consecutive visits, home legs, working day, budget) and the members drive fewer
+    kilometres in total. `windows` gives each enterprise's opening hours.
+    """
+    from dataclasses import replace
+
+    out = list(visits)
+    improved = 0
+    for _day, ks in _components(visits):
+        if not 2 <= len(ks) <= max_stops:
+            continue
+        members = sorted({i for k in ks for i in visits[k].inspectors})
+        stops = []
+        for k in ks:
+            v = visits[k]
+            opening = windows[v.enterprise]
+            duration = v.end - v.start
+            lo, hi = max(day_start, opening[0]), min(day_end, opening[1]) - duration
+            stops.append((places[v.enterprise], duration, lo, hi))
+        if sum(stop[1] for stop in stops) > day_end - day_start:
+            continue  # members work in parallel here: no single tour exists
+        member_homes = [homes[i] for i in members]
+        if len(ks) <= BRUTE_FORCE_STOPS:
+            tour = _best_permutation(member_homes, stops, day_start, day_end, travel)
+        elif any(set(visits[k].inspectors) != set(members) for k in ks):
+            # Big groups where members attend different visits work in parallel: one
+            # tour is the wrong model. A crew that stays together all day is one tour.
+            continue
+        else:
+            tour = order_route(
+                member_homes,
+                stops,
+                day_start=day_start,
+                day_end=day_end,
+                travel=travel,
+            )
+        if tour is None:
+            continue
+        new_start = dict(tour)
+        before = after = 0.0
+        fits = True
+        for iid in members:
+            mine = [j for j, k in enumerate(ks) if iid in visits[k].inspectors]
+            old_plan = sorted((visits[ks[j]].start, visits[ks[j]].end, stops[j][0]) for j in mine)
+            new_plan = sorted((new_start[j], new_start[j] + stops[j][1], stops[j][0]) for j in mine)
+            before += DayTimeline(homes[iid], day_start, day_end, 0, travel, old_plan).travel_km()
+            line = DayTimeline(homes[iid], day_start, day_end, budgets[iid], travel, new_plan)
+            after += line.travel_km()
+            first, last = new_plan[0], new_plan[-1]
+            if (
+                line._total() > budgets[iid]
+                or first[0] - travel.minutes(homes[iid], first[2]) < day_start
+                or last[1] + travel.minutes(last[2], homes[iid]) > day_end
+                or any(
+                    b[0] < a[1] + travel.minutes(a[2], b[2])
+                    for a, b in itertools.pairwise(new_plan)
+                )
+            ):
+                fits = False
+                break
+        if fits and after < before - 1e-6:
+            for j, start in tour:
+                k = ks[j]
+                out[k] = replace(visits[k], start=start, end=start + stops[j][1])
+            improved += 1
+    return out, improved
+
+
+def schedule_travel_km(
+    visits: list, *, homes: dict[str, Point], places: dict[str, Point], travel: Travel
+) -> float:
+    """Kilometres all inspectors drive, each day home → visits by start time → home."""
+    days: dict[tuple[str, str], list[tuple[int, Point]]] = {}
+    for v in visits:
+        for iid in v.inspectors:
+            days.setdefault((iid, v.day), []).append((v.start, places[v.enterprise]))
+    total = 0.0
+    for (iid, _day), stops in days.items():
+        stops.sort(key=lambda s: s[0])
+        route = [homes[iid], *(p for _s, p in stops), homes[iid]]
+        total += sum(travel.km(a, b) for a, b in itertools.pairwise(route))
+    return total

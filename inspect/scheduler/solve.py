@@ -38,6 +38,7 @@ from functools import cached_property
 from checkonce.scheduler.bounds import lb_visits, workday_range
 from checkonce.scheduler.model import Instance, Schedule, Task, Unscheduled, Visit
 from checkonce.scheduler.pieces import EnterprisePlan
+from checkonce.scheduler.routing import schedule_travel_km
 from checkonce.scheduler.team import Staffer
 
 Progress = Callable[[str, float], None]
@@ -175,6 +176,7 @@ class Solver:
         self.ents = {e.id: e for e in instance.enterprises}
         self.unscheduled: list[Unscheduled] = []
         self.exact_pieces = 0
+        self.routed_days = 0
         self._anchors: dict[str, int] = {}
         self.groups: list[Group] = []
         self.booking: dict[str, _Booking] = defaultdict(_Booking)
@@ -546,6 +548,22 @@ class Solver:
                 visits.extend(self._split(g))
         return visits
 
+    def route(self, visits: list[Visit]) -> list[Visit]:
+        """Crews that spend a day together get their tour re-ordered by OR-Tools routing."""
+        from checkonce.scheduler.routing import resequence_crews
+
+        routed, self.routed_days = resequence_crews(
+            visits,
+            homes=self.staffer.homes,
+            places=self.staffer.places,
+            windows={e.id: e.open for e in self.inst.enterprises},
+            budgets={i.id: i.minutes_per_day for i in self.inst.inspectors},
+            day_start=self.inst.day_start,
+            day_end=self.inst.day_end,
+            travel=self.staffer.travel,
+        )
+        return routed
+
     def _try(self, g: Group, day: int) -> Visit | str:
         result = self.staffer.staff(
             g.vid, g.enterprise, self.cal.days[day], g.needs(self.policy.min_team), g.duration()
@@ -632,7 +650,10 @@ class Solver:
         stages["calendar"], clock = time.perf_counter() - clock, time.perf_counter()
         self.progress("draw", 0.0)
         visits = self.draw()
-        stages["draw"] = time.perf_counter() - clock
+        stages["draw"], clock = time.perf_counter() - clock, time.perf_counter()
+        self.progress("route", 0.0)
+        visits = self.route(visits)
+        stages["route"] = time.perf_counter() - clock
         self.progress("done", 1.0)
         visits.sort(key=lambda v: v.id)
         scheduled = [t for v in visits for t in v.tasks]
@@ -644,10 +665,19 @@ class Solver:
             "lb_visits": lb_visits(self.inst, scheduled),
             "lb_visits_all": lb_visits(self.inst),
             "inspector_days": inspector_days,
-            "travel_km": round(self.staffer.travel_km(), 1),
+            "travel_km": round(
+                schedule_travel_km(
+                    visits,
+                    homes=self.staffer.homes,
+                    places=self.staffer.places,
+                    travel=self.staffer.travel,
+                ),
+                1,
+            ),
             "solve_seconds": round(time.perf_counter() - started, 3),
             "stage_seconds": {k: round(v, 3) for k, v in stages.items()},
             "exact_pieces": self.exact_pieces,
+            "routed_crew_days": self.routed_days,
             "seed": self.seed,
         }
         unscheduled = sorted(self.unscheduled, key=lambda u: u.task)
