@@ -73,12 +73,14 @@ def ratios_table(rows: list[bench.Row], instance: Instance) -> Table:
         "inspector minutes on site / LB (Σ minutes × team)",
         f"{solver['inspector_minutes_lb']}",
     )
+    table.add_row("left out, by reason", str(solver.get("unscheduled_by_code", {})))
     table.add_row("rotation repeats", str(solver["rotation_repeats"]))
     table.add_row("workload cv", f"{solver['workload_cv']:.3f}")
     if "stage_seconds" in solver:
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in solver["stage_seconds"].items())
         table.add_row("solver stages", stages)
         table.add_row("exact CP-SAT pieces", str(solver.get("exact_pieces", "")))
+        table.add_row("day groups re-routed", str(solver.get("routed_crew_days", "")))
     return table
 
 

@@ -80,7 +80,7 @@ def _child(
     peak = _peak_mb()
     report = verify(instance, schedule)
     metrics = dict(report.metrics)
-    for key in ("stage_seconds", "exact_pieces"):
+    for key in ("stage_seconds", "exact_pieces", "routed_crew_days"):
         if key in schedule.metrics:
             metrics[key] = schedule.metrics[key]
     conn.send(

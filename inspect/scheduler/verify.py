@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -522,6 +522,9 @@ def compute_metrics(ctx: _Context) -> dict[str, Any]:
         "tasks": len(ctx.tasks),
         "scheduled": len(set(scheduled_ids)),
         "unscheduled": len(ctx.schedule.unscheduled),
+        "unscheduled_by_code": dict(
+            sorted(Counter(u.code or "unknown" for u in ctx.schedule.unscheduled).items())
+        ),
         "visits": visits,
         "lb_visits": lb,
         "gap": (visits / lb - 1.0) if lb else 0.0,
