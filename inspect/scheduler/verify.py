@@ -87,6 +87,7 @@ class _Context:
         self.conflicts = {(c.inspector, c.enterprise) for c in instance.conflicts}
         # Visits referring to unknown tasks/inspectors are reported by the coverage and
         # team rules; the other rules skip the unknown ids instead of crashing.
+        self._days: dict[tuple[str, str], list[Visit]] | None = None
         self.visit_tasks = {
             v.id: [self.tasks[t] for t in v.tasks if t in self.tasks] for v in schedule.visits
         }
@@ -102,13 +103,17 @@ class _Context:
         return None if ent is None else (ent.lat, ent.lon)
 
     def inspector_days(self) -> dict[tuple[str, str], list[Visit]]:
+        """Each inspector's visits per day, by start time (computed once)."""
+        if self._days is not None:
+            return self._days
         days: dict[tuple[str, str], list[Visit]] = defaultdict(list)
         for visit in self.schedule.visits:
             for iid in visit.inspectors:
                 days[(iid, visit.day)].append(visit)
         for visits in days.values():
             visits.sort(key=lambda v: (v.start, v.end, v.id))
-        return days
+        self._days = dict(days)
+        return self._days
 
 
 def check_task_coverage(ctx: _Context) -> list[Violation]:
