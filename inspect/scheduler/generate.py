@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -175,13 +176,23 @@ def _points(
     return out[:count]
 
 
-def generate(size: str | Size, seed: int) -> Instance:
-    """A reproducible instance of the given size ("T", "S", "M", "L", "XL" or a Size)."""
+def generate(size: str | Size, seed: int, *, workdays: Sequence[str] | None = None) -> Instance:
+    """A reproducible instance of the given size ("T", "S", "M", "L", "XL" or a Size).
+
+    `workdays` replaces the 2026 calendar (for another year, or a jurisdiction's own
+    calendar); by default the first `months` months of 2026 per chinese_calendar.
+    """
     shape = SIZES[size] if isinstance(size, str) else size
     name = f"xian-2026-{size if isinstance(size, str) else 'custom'}-seed{seed}"
     rng = np.random.default_rng(seed)
     rnd = random.Random(seed)
-    workdays = workdays_2026(shape.months)
+    if workdays is not None:
+        workdays = sorted(set(workdays))
+        if len(workdays) < 5:
+            raise ValueError("workdays：至少需要 5 个工作日")
+        name = f"xian-{workdays[0][:4]}-{size if isinstance(size, str) else 'custom'}-seed{seed}"
+    else:
+        workdays = workdays_2026(shape.months)
     n_days = len(workdays)
     departments = DEPARTMENTS[: shape.departments]
     dept_ids = [d for d, _ in departments]

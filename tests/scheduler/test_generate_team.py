@@ -68,3 +68,10 @@ def test_draw_skips_conflicts_and_avoids_rotation(instance_json):
     assert "I1" not in by_enterprise["E2"].inspectors
     samr_e1 = [i for i in by_enterprise["E1"].inspectors if i in ("I1", "I2", "I5")]
     assert "I2" not in samr_e1  # I1 and I5 are eligible, so I2 is not sent again
+
+
+def test_explicit_workdays_replace_the_2026_calendar():
+    days = [f"2027-03-{d:02d}" for d in (1, 2, 3, 4, 5, 8, 9, 10)]
+    instance = generate("T", seed=1, workdays=days)
+    assert instance.workdays == tuple(days)
+    assert all(days[0] <= t.window[0] <= t.window[1] <= days[-1] for t in instance.tasks)
