@@ -28,6 +28,8 @@ PERIOD = "2027Q1"
 WINDOW = ("2027-01-04", "2027-03-31")
 BUREAU = "department:{}计划科"
 COORDINATOR = "coordinator:市司法局行政执法协调监督科"
+# Printed by the demo; demo accounts exist only in a demo database.
+DEMO_PASSWORD = "checkonce-demo-2027"
 
 
 @dataclass
@@ -42,6 +44,9 @@ class DemoRun:
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
     violations: int = 0
     calendar_note: str = ""
+    schedule_id: int | None = None
+    accounts: list[tuple[str, str]] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)
 
 
 def scene_random_tasks(juris: Jurisdiction) -> dict[str, list[tuple[str, dict]]]:
@@ -273,35 +278,94 @@ def schedule(
     time_limit: float,
     workers: int,
 ) -> None:
-    """Build the instance from the approved tasks, solve, verify, compare with baselines."""
+    """Generate the period's schedule from the approved tasks as a coordinator would (stored
+    as a version, verified), publish it, write the instance and schedule files, and compare
+    with the baselines on the same instance."""
     from checkonce.scheduler import baselines
-    from checkonce.scheduler.model import Instance
-    from checkonce.scheduler.solve import solve
     from checkonce.scheduler.verify import verify
-    from checkonce.visits.instance import build_instance
+    from checkonce.visits.service import (
+        prepare_generation,
+        publish_schedule,
+        solve_prepared,
+        store_generation,
+    )
 
-    data = build_instance(
+    prep = prepare_generation(
         db_session=session,
         period=PERIOD,
-        calendar=calendar,
-        policy=policy,
+        actor=COORDINATOR,
         seed=seed,
-        name=f"xian-{PERIOD}-demo",
+        policy=policy,
+        calendar=calendar,
     )
+    outcome = solve_prepared(prep, time_limit=time_limit, workers=workers)
+    version = store_generation(db_session=session, prep=prep, outcome=outcome)
+    if not outcome.violations:
+        publish_schedule(db_session=session, schedule_id=version.id, actor=COORDINATOR)
     instance_path = out / f"instance-{PERIOD}.json"
-    instance_path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    instance = Instance.from_json(data)
-    result = solve(instance, seed=seed, time_limit=time_limit, workers=workers)
-    report = verify(instance, result)
+    instance_path.write_text(
+        json.dumps(outcome.instance.to_json(), ensure_ascii=False), encoding="utf-8"
+    )
     schedule_path = out / f"schedule-{PERIOD}.json"
     schedule_path.write_text(
-        json.dumps(result.to_json(), ensure_ascii=False, indent=1), encoding="utf-8"
+        json.dumps(outcome.schedule.to_json(), ensure_ascii=False, indent=1), encoding="utf-8"
     )
     run.files.update(instance=instance_path, schedule=schedule_path)
-    run.metrics = dict(report.metrics)
-    run.violations = len(report.violations)
+    run.schedule_id = version.id
+    run.metrics = dict(outcome.metrics)
+    run.violations = outcome.violations
     for name, build in (("status_quo", baselines.status_quo), ("greedy", baselines.greedy_merge)):
-        run.baselines[name] = dict(verify(instance, build(instance)).metrics)
+        run.baselines[name] = dict(verify(outcome.instance, build(outcome.instance)).metrics)
+
+
+def demo_accounts(
+    session: Session, run: DemoRun, out: Path, *, secret_key: str, base_url: str
+) -> None:
+    """Accounts for trying the web API, one per role: the inspector and the enterprise are
+    the team lead and the enterprise of the largest joint visit on the first day; that
+    enterprise's QR poster is written next to the other outputs."""
+    from checkonce.auth.service import create_user
+    from checkonce.registry.models import Department, Inspector
+    from checkonce.visits.codes import enterprise_token, enterprise_url
+    from checkonce.visits.models import Visit
+    from checkonce.visits.posters import PosterContent, render_poster
+
+    if run.schedule_id is None:
+        return
+    visits = list(session.scalars(select(Visit).where(Visit.schedule_id == run.schedule_id)))
+    if not visits:
+        return
+    first_day = min(v.day for v in visits)
+    visit = max((v for v in visits if v.day == first_day), key=lambda v: (len(v.tasks), -v.id))
+    inspector = session.get(Inspector, visit.team[0].inspector_id)
+    firm = visit.enterprise
+    dept = session.get(Department, inspector.department_id)
+    accounts = [
+        ("admin", "admin", {}),
+        ("coordinator", "coordinator", {}),
+        (f"bureau-{dept.code.lower()}", "bureau", {"department": dept.code}),
+        (f"inspector-{inspector.code.lower()}", "inspector", {"inspector": inspector.code}),
+        (f"firm-{firm.credit_code[-6:].lower()}", "enterprise", {"credit_code": firm.credit_code}),
+    ]
+    for username, role, binding in accounts:
+        create_user(
+            db_session=session, username=username, password=DEMO_PASSWORD, role=role, **binding
+        )
+        run.accounts.append((username, role))
+    token = enterprise_token(
+        db_session=session, secret_key=secret_key, credit_code=firm.credit_code
+    )
+    url = enterprise_url(base_url, token)
+    poster = out / f"poster-{firm.credit_code}.png"
+    poster.write_bytes(
+        render_poster(PosterContent(url=url, name=firm.name, credit_code=firm.credit_code), "png")
+    )
+    run.files["poster"] = poster
+    run.links["enterprise_page"] = url
+    run.links["first_visit"] = (
+        f"{visit.code}：{visit.day} {firm.name}，{len(visit.tasks)} 项检查、"
+        f"{len(visit.team)} 名执法人员，带队 {inspector.name}"
+    )
 
 
 def run_demo(
@@ -314,6 +378,8 @@ def run_demo(
     seed: str,
     time_limit: float = 60.0,
     workers: int = 2,
+    secret_key: str = "",
+    base_url: str = "http://127.0.0.1:8000",
 ) -> DemoRun:
     """Plans, draws and schedule on a database that already holds the demo registry."""
     out.mkdir(parents=True, exist_ok=True)
@@ -330,6 +396,8 @@ def run_demo(
     run_draws(session, specs, policy, out, run)
     session.flush()
     schedule(session, policy, calendar, out, run, seed=seed, time_limit=time_limit, workers=workers)
+    if secret_key:
+        demo_accounts(session, run, out, secret_key=secret_key, base_url=base_url)
     run.metrics["plans"] = len(run.plans)
     run.metrics["approved_plans"] = session.query(Plan).filter(Plan.state == "approved").count()
     return run

@@ -8,7 +8,11 @@ import datetime as dt
 import json
 
 import pytest
+import zxingcpp
+from PIL import Image
+from sqlalchemy import func, select
 
+from checkonce.auth.models import User
 from checkonce.calendar import WorkCalendar
 from checkonce.config import packaged_data_dir
 from checkonce.db import session_scope
@@ -17,6 +21,7 @@ from checkonce.policy import load_policy
 from checkonce.registry.demo import DemoSizes
 from checkonce.registry.service import build_demo
 from checkonce.sampling.verify import verify_published
+from checkonce.visits.models import ScheduleVersion, Visit
 
 DATA = packaged_data_dir()
 
@@ -41,6 +46,7 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
             seed="5a" * 32,
             time_limit=20,
             workers=1,
+            secret_key="demo-test-secret-" + "k" * 32,
         )
     assert run.calendar_note  # 2027 is a provisional calendar year: the demo says so
     assert [dept for dept, _ in run.rejected] == ["CULTURE"]
@@ -59,3 +65,22 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
     schedule = json.loads(run.files["schedule"].read_text(encoding="utf-8"))
     assert schedule["schema"] == "checkonce.schedule/1"
     assert all(u["reason"] for u in schedule["unscheduled"])
+
+    # the schedule is in the database, published, with the visits of the file
+    with session_scope(fresh_engine) as session:
+        version = session.get(ScheduleVersion, run.schedule_id)
+        assert version.state == "published" and version.violations == 0
+        stored = session.scalar(
+            select(func.count()).select_from(Visit).where(Visit.schedule_id == version.id)
+        )
+        assert stored == len(schedule["visits"]) == m["visits"]
+        assert {u.role for u in session.scalars(select(User))} == {
+            "admin",
+            "coordinator",
+            "bureau",
+            "inspector",
+            "enterprise",
+        }
+    # the poster scans to the enterprise page
+    decoded = zxingcpp.read_barcodes(Image.open(run.files["poster"]))
+    assert decoded and decoded[0].text == run.links["enterprise_page"]

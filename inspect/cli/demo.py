@@ -109,6 +109,7 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
             seed=draw_seed,
             time_limit=time_limit,
             workers=workers,
+            secret_key=settings.secret_key,
         )
     engine.dispose()
 
@@ -155,6 +156,22 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
     if first_draw:
         console.print(f"  checkonce draw verify --file {first_draw}")
     console.print("  checkonce plans list")
+    console.print("  checkonce schedule list")
+    if run.accounts:
+        from checkonce.demo import DEMO_PASSWORD
+
+        console.print(
+            f"\n已发布排程版本 {run.schedule_id}。首个联合检查：{run.links['first_visit']}"
+        )
+        console.print(f"企业码海报：{run.files['poster']}")
+        console.print(
+            f"演示账号（密码均为 {DEMO_PASSWORD}）："
+            + "、".join(f"{name}（{role}）" for name, role in run.accounts)
+        )
+        console.print("打开网页：")
+        console.print("  checkonce serve        # 然后在浏览器打开 http://127.0.0.1:8000/docs")
+        console.print(f"  企业码页面（扫码入企）：{run.links['enterprise_page']}")
+        console.print("  公开计划：http://127.0.0.1:8000/api/v1/public/plans")
 
 
 def register(app: typer.Typer) -> None:
