@@ -443,6 +443,7 @@ class Solver:
 
     def calendar(self) -> None:
         """Min-cost flow from visits to days (OR-Tools), then per-enterprise cap repair."""
+        import numpy as np
         from ortools.graph.python import min_cost_flow
 
         capacity = self._capacity()
@@ -475,18 +476,27 @@ class Solver:
             heads.append(sink)
             caps.append(max(0, capacity.get(key, 0)))
             costs.append(0)
-        flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-        for index in range(n):
-            flow.set_node_supply(index, 1)
-        flow.set_node_supply(sink, -n)
+        if not n:
+            return
+        tail_array = np.array(tails, dtype=np.int32)
+        head_array = np.array(heads, dtype=np.int32)
+        arcs = flow.add_arcs_with_capacity_and_unit_cost(
+            tail_array, head_array, np.array(caps, dtype=np.int64), np.array(costs, dtype=np.int64)
+        )
+        supplies = np.ones(n + 1 + len(bucket), dtype=np.int64)
+        supplies[n:] = 0
+        supplies[sink] = -n
+        flow.set_nodes_supplies(np.arange(len(supplies)), supplies)
         status = flow.solve()
         if status != flow.OPTIMAL:
             raise RuntimeError(f"calendar flow failed with status {status}")
-        chosen: dict[int, int] = {}
-        node_day = {node: key[2] for key, node in bucket.items()}
-        for arc in range(flow.num_arcs()):
-            if flow.flow(arc) and flow.tail(arc) < n and flow.head(arc) != sink:
-                chosen[flow.tail(arc)] = node_day[flow.head(arc)]
+        node_day = np.zeros(len(supplies), dtype=np.int64)
+        for key, node in bucket.items():
+            node_day[node] = key[2]
+        used = (flow.flows(arcs) > 0) & (tail_array < n) & (head_array != sink)
+        chosen = dict(
+            zip(tail_array[used].tolist(), node_day[head_array[used]].tolist(), strict=True)
+        )
         self.progress("calendar", 0.5)
         # Book in a fixed order; a visit whose day breaks a cap or is taken moves locally.
         order = sorted(range(n), key=lambda i: (self.groups[i].enterprise, self.groups[i].hi))
