@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,16 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> dt.datetime:
+    """Now, timezone-aware UTC: the default of every timestamp column."""
+    return dt.datetime.now(dt.UTC)
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a check constraint keeping `column` within `values`."""
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

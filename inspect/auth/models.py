@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from checkonce.db import Base
+from checkonce.db import Base, utcnow
 
 ROLES = ("admin", "coordinator", "bureau", "inspector", "enterprise")
 ROLE_NAMES = {
@@ -18,10 +18,6 @@ ROLE_NAMES = {
     "inspector": "执法人员",
     "enterprise": "企业",
 }
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class User(Base):

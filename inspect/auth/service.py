@@ -11,7 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from checkonce.auth.models import ROLES, LoginAttempt, User, utcnow
+from checkonce.auth.models import ROLES, LoginAttempt, User
+from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict, NotFound
 from checkonce.registry.models import Department, Enterprise, Inspector
 

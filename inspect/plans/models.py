@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from checkonce.db import Base
+from checkonce.db import Base, one_of, utcnow
 from checkonce.registry.models import CheckItem, Department, Enterprise
 
 PLAN_STATES = ("draft", "submitted", "approved", "published")
@@ -50,14 +50,6 @@ TRIGGER_REASON_NAMES = {
     "recheck": "整改复查",
 }
 RISK_STRATA = ("A", "B", "C", "D")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Plan(Base):
@@ -89,7 +81,7 @@ class Plan(Base):
 
     __table_args__ = (
         UniqueConstraint("department_id", "period", "version"),
-        CheckConstraint(_in("state", PLAN_STATES), name="state_known"),
+        CheckConstraint(one_of("state", PLAN_STATES), name="state_known"),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint(
             "substr(period, 1, 4) = CAST(year AS VARCHAR(4)) AND (length(period) = 4 OR "
@@ -148,10 +140,10 @@ class PlanTask(Base):
 
     __table_args__ = (
         UniqueConstraint("plan_id", "position"),
-        CheckConstraint(_in("kind", TASK_KINDS), name="kind_known"),
+        CheckConstraint(one_of("kind", TASK_KINDS), name="kind_known"),
         CheckConstraint("window_start <= window_end", name="window_order"),
         CheckConstraint(
-            "trigger_reason IS NULL OR " + _in("trigger_reason", TRIGGER_REASONS),
+            "trigger_reason IS NULL OR " + one_of("trigger_reason", TRIGGER_REASONS),
             name="trigger_reason_known",
         ),
         CheckConstraint(
@@ -225,9 +217,9 @@ class PlanEvent(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "from_state IS NULL OR " + _in("from_state", PLAN_STATES), name="from_state_known"
+            "from_state IS NULL OR " + one_of("from_state", PLAN_STATES), name="from_state_known"
         ),
-        CheckConstraint(_in("to_state", PLAN_STATES), name="to_state_known"),
+        CheckConstraint(one_of("to_state", PLAN_STATES), name="to_state_known"),
         CheckConstraint("length(actor) > 0", name="actor_present"),
     )
 
@@ -270,7 +262,7 @@ class InspectionTask(Base):
 
     __table_args__ = (
         UniqueConstraint("plan_task_id", "draw_id", "enterprise_id", "item_id"),
-        CheckConstraint(_in("kind", TASK_KINDS), name="kind_known"),
+        CheckConstraint(one_of("kind", TASK_KINDS), name="kind_known"),
         CheckConstraint("window_start <= window_end", name="window_order"),
         CheckConstraint("minutes > 0", name="minutes_positive"),
         CheckConstraint("team >= 1", name="team_positive"),

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from checkonce.db import Base
+from checkonce.db import Base, one_of
 
 RISK_CLASSES = ("A", "B", "C", "D")
 ITEM_CATEGORIES = ("safety", "environment", "food", "health", "other")
@@ -39,10 +39,6 @@ FEE_KIND_NAMES = {
     "priced_service": "政府定价经营服务性收费",
 }
 FEE_STANDARD_TYPES = ("fixed", "cap")
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class District(Base):
@@ -101,7 +97,7 @@ class CheckItem(Base):
     )
 
     __table_args__ = (
-        CheckConstraint(_in("category", ITEM_CATEGORIES), name="category_known"),
+        CheckConstraint(one_of("category", ITEM_CATEGORIES), name="category_known"),
         CheckConstraint("default_minutes > 0 AND default_minutes <= 480", name="minutes_range"),
         CheckConstraint("default_team >= 1", name="team_positive"),
         CheckConstraint("length(legal_basis) > 0", name="legal_basis_present"),
@@ -189,7 +185,7 @@ class Enterprise(Base):
 
     __table_args__ = (
         CheckConstraint("length(credit_code) = 18", name="credit_code_length"),
-        CheckConstraint(_in("risk_class", RISK_CLASSES), name="risk_class_known"),
+        CheckConstraint(one_of("risk_class", RISK_CLASSES), name="risk_class_known"),
         CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="latlon"),
         CheckConstraint("opens_at < closes_at", name="opening_hours_order"),
     )
@@ -221,8 +217,8 @@ class Inspector(Base):
     )
 
     __table_args__ = (
-        CheckConstraint(_in("role", INSPECTOR_ROLES), name="role_known"),
-        CheckConstraint(_in("status", INSPECTOR_STATUSES), name="status_known"),
+        CheckConstraint(one_of("role", INSPECTOR_ROLES), name="role_known"),
+        CheckConstraint(one_of("status", INSPECTOR_STATUSES), name="status_known"),
         CheckConstraint(
             "role <> 'enforcement' OR (certificate_no IS NOT NULL "
             "AND certificate_valid_from IS NOT NULL AND certificate_valid_to IS NOT NULL)",
@@ -309,9 +305,9 @@ class FeeCatalogEntry(Base):
     status: Mapped[str] = mapped_column(String(12), default="active")
 
     __table_args__ = (
-        CheckConstraint(_in("kind", FEE_KINDS), name="kind_known"),
-        CheckConstraint(_in("standard_type", FEE_STANDARD_TYPES), name="standard_type_known"),
-        CheckConstraint(_in("status", ("active", "abolished")), name="status_known"),
+        CheckConstraint(one_of("kind", FEE_KINDS), name="kind_known"),
+        CheckConstraint(one_of("standard_type", FEE_STANDARD_TYPES), name="standard_type_known"),
+        CheckConstraint(one_of("status", ("active", "abolished")), name="status_known"),
         CheckConstraint("amount >= 0", name="amount_nonnegative"),
         CheckConstraint("valid_to IS NULL OR valid_from <= valid_to", name="validity_order"),
         CheckConstraint("length(legal_basis) > 0", name="legal_basis_present"),

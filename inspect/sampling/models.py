@@ -23,8 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from checkonce.db import Base
-from checkonce.plans.models import PlanTask, utcnow
+from checkonce.db import Base, one_of, utcnow
+from checkonce.plans.models import PlanTask
 from checkonce.registry.models import Enterprise
 
 DRAW_STATES = ("committed", "drawn", "revealed", "published")
@@ -34,10 +34,6 @@ DRAW_STATE_NAMES = {
     "revealed": "已公开种子",
     "published": "已公开",
 }
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class Draw(Base):
@@ -82,7 +78,7 @@ class Draw(Base):
     supersedes: Mapped[Draw | None] = relationship(remote_side=[id])
 
     __table_args__ = (
-        CheckConstraint(_in("state", DRAW_STATES), name="state_known"),
+        CheckConstraint(one_of("state", DRAW_STATES), name="state_known"),
         CheckConstraint("length(seed) = 64 AND length(seed_sha256) = 64", name="seed_hex"),
         CheckConstraint("population_size >= 0", name="population_nonnegative"),
         CheckConstraint(

@@ -22,9 +22,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict, NotFound
 from checkonce.plans.actors import authorize
-from checkonce.plans.models import RISK_STRATA, InspectionTask, PlanTask, utcnow
+from checkonce.plans.models import RISK_STRATA, InspectionTask, PlanTask
 from checkonce.plans.scope import describe_scope, enterprises_in_scope, normalize_scope
 from checkonce.plans.service import MAX_ID
 from checkonce.policy import Policy, jurisdiction_policy

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
+from checkonce.db import utcnow
 from checkonce.policy import Policy
 from checkonce.registry.models import Enterprise
-from checkonce.visits.checkin_models import ALERT_KINDS, CheckIn, Entry, EntryAlert, utcnow
+from checkonce.visits.checkin_models import ALERT_KINDS, CheckIn, Entry, EntryAlert
 
 
 @dataclass(frozen=True)

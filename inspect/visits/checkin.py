@@ -27,11 +27,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict
 from checkonce.policy import Policy
 from checkonce.registry.models import Enterprise, Inspector
 from checkonce.visits import alerts
-from checkonce.visits.checkin_models import CheckIn, Entry, utcnow
+from checkonce.visits.checkin_models import CheckIn, Entry
 from checkonce.visits.codes import enterprise_of_code
 from checkonce.visits.models import ScheduleVersion, Visit, VisitInspector
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from checkonce.db import Base
+from checkonce.db import Base, one_of, utcnow
 from checkonce.registry.models import Department, Enterprise, Inspector
 from checkonce.visits.models import Visit
 
@@ -38,14 +38,6 @@ ALERT_KIND_NAMES = {
     "entries_per_week": "单周入企次数超限",
     "entries_per_month": "单月入企次数超限",
 }
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class CodeSigningKey(Base):
@@ -142,7 +134,7 @@ class CheckIn(Base):
 
     __table_args__ = (
         UniqueConstraint("inspector_id", "idempotency_key"),
-        CheckConstraint(_in("outcome", CHECKIN_OUTCOMES), name="outcome_known"),
+        CheckConstraint(one_of("outcome", CHECKIN_OUTCOMES), name="outcome_known"),
         CheckConstraint("(outcome = 'planned') = (visit_id IS NOT NULL)", name="planned_has_visit"),
         CheckConstraint(
             "backfill = false OR (backfill_reason IS NOT NULL AND length(backfill_reason) > 0)",
@@ -179,7 +171,7 @@ class EntryAlert(Base):
 
     __table_args__ = (
         UniqueConstraint("kind", "enterprise_id", "window_key"),
-        CheckConstraint(_in("kind", ALERT_KINDS), name="kind_known"),
+        CheckConstraint(one_of("kind", ALERT_KINDS), name="kind_known"),
         CheckConstraint("window_start <= window_end", name="window_order"),
         CheckConstraint("count > threshold", name="count_exceeds_threshold"),
     )

@@ -22,9 +22,10 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict, NotFound
 from checkonce.registry.models import Enterprise
-from checkonce.visits.checkin_models import CodeSigningKey, utcnow
+from checkonce.visits.checkin_models import CodeSigningKey
 
 ENTERPRISE_KIND = "E1"
 INSPECTION_KIND = "V1"

@@ -28,21 +28,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from checkonce.db import Base
+from checkonce.db import Base, one_of, utcnow
 from checkonce.plans.models import InspectionTask
 from checkonce.registry.models import Department, Enterprise, Inspector
 
 SCHEDULE_STATES = ("draft", "published", "superseded", "discarded")
 VISIT_STATES = ("scheduled", "checked_in", "completed", "missed", "cancelled")
 JOB_STATES = ("queued", "running", "done", "failed")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class ScheduleVersion(Base):
@@ -72,7 +64,7 @@ class ScheduleVersion(Base):
 
     __table_args__ = (
         UniqueConstraint("period", "version"),
-        CheckConstraint(_in("state", SCHEDULE_STATES), name="state_known"),
+        CheckConstraint(one_of("state", SCHEDULE_STATES), name="state_known"),
         CheckConstraint("violations >= 0", name="violations_nonnegative"),
         # A version with verifier violations is a bug and can never be in force.
         CheckConstraint("state <> 'published' OR violations = 0", name="published_is_clean"),
@@ -120,7 +112,7 @@ class Visit(Base):
     __table_args__ = (
         UniqueConstraint("schedule_id", "code"),
         UniqueConstraint("schedule_id", "enterprise_id", "day"),
-        CheckConstraint(_in("state", VISIT_STATES), name="state_known"),
+        CheckConstraint(one_of("state", VISIT_STATES), name="state_known"),
         CheckConstraint('start < "end"', name="time_order"),
     )
 
@@ -185,6 +177,6 @@ class ScheduleJob(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        CheckConstraint(_in("state", JOB_STATES), name="state_known"),
+        CheckConstraint(one_of("state", JOB_STATES), name="state_known"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress_range"),
     )
