@@ -326,14 +326,23 @@ class Solver:
             members = [first]
             minutes: dict[str, int] = defaultdict(int)
             minutes[first.department] += first.minutes
+            # Triggered tasks are never delayed to wait for a merge (DESIGN.md "Rules"):
+            # nothing may join that pushes the visit past a triggered member's first day.
+            release = lo if not first.routine else None
             rest = []
             for item in remaining[1:]:
                 task, t_lo, _t_hi = item
                 fits = minutes[task.department] + task.minutes <= limit
-                if t_lo <= point and first.mergeable and task.mergeable and fits:
+                new_lo = max(lo, t_lo)
+                on_time = (release is None or new_lo <= release) and (
+                    task.routine or new_lo == t_lo
+                )
+                if t_lo <= point and first.mergeable and task.mergeable and fits and on_time:
                     members.append(task)
                     minutes[task.department] += task.minutes
-                    lo = max(lo, t_lo)
+                    lo = new_lo
+                    if not task.routine:
+                        release = t_lo if release is None else min(release, t_lo)
                 else:
                     rest.append(item)
             groups.append(Group(enterprise=enterprise, tasks=members, lo=lo, hi=point))
