@@ -2,6 +2,8 @@
 
 from checkonce.auth import models as auth_models
 from checkonce.db import Base
+from checkonce.findings import models as finding_models
+from checkonce.findings.fees import models as fee_models
 from checkonce.plans import models as plan_models
 from checkonce.registry import models as registry_models
 from checkonce.sampling import models as sampling_models
@@ -12,6 +14,8 @@ __all__ = [
     "Base",
     "auth_models",
     "checkin_models",
+    "fee_models",
+    "finding_models",
     "plan_models",
     "registry_models",
     "sampling_models",
