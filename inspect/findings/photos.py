@@ -1,0 +1,119 @@
+"""Photos of a result, stored on disk under the photos folder and named by their SHA-256.
+
+The folder is `CHECKONCE_PHOTOS_DIR` when set, else `var/photos`; callers may pass their own.
+A photo is checked before anything is written: at most MAX_PHOTO_BYTES, and a JPEG, PNG or
+WebP by its first bytes (the declared type and file name are not trusted). Files are written
+once per content (`ab/abcdef….jpg`), atomically, so the same picture attached twice is one
+file and a stored file can be verified against its name."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from checkonce.errors import CheckOnceError, Conflict
+from checkonce.findings.models import ResultPhoto, TaskResult
+
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTOS_PER_RESULT = 20
+DEFAULT_PHOTOS_DIR = Path("var/photos")
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+
+def photos_dir(folder: Path | str | None = None) -> Path:
+    """The folder photos are stored under: `folder`, else CHECKONCE_PHOTOS_DIR, else var/photos."""
+    if folder is not None:
+        return Path(folder)
+    configured = os.environ.get("CHECKONCE_PHOTOS_DIR", "").strip()
+    return Path(configured) if configured else DEFAULT_PHOTOS_DIR
+
+
+def sniff_image_type(data: bytes) -> str | None:
+    """The image type by magic number, None when it is not a JPEG, PNG or WebP."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def photo_path(folder: Path, sha256: str, content_type: str) -> Path:
+    return folder / sha256[:2] / f"{sha256}.{EXTENSIONS[content_type]}"
+
+
+def check_photo(data: bytes) -> str:
+    """The content type of an acceptable photo; a clear error otherwise."""
+    if not data:
+        raise CheckOnceError("照片为空")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise CheckOnceError(
+            f"照片 {len(data) / 1024 / 1024:.1f} MB，超过 {MAX_PHOTO_BYTES // 1024 // 1024} MB 上限"
+        )
+    content_type = sniff_image_type(data)
+    if content_type is None:
+        raise CheckOnceError("只接受 JPEG、PNG 或 WebP 格式的照片")
+    return content_type
+
+
+def store_file(folder: Path, data: bytes, content_type: str) -> tuple[str, Path]:
+    """Write the content under its hash unless already there; returns (sha256, path)."""
+    digest = hashlib.sha256(data).hexdigest()
+    path = photo_path(folder, digest, content_type)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(path.suffix + f".{os.getpid()}.part")
+        partial.write_bytes(data)
+        os.replace(partial, path)  # readers never see half a file
+    return digest, path
+
+
+def add_photo(
+    *,
+    db_session: Session,
+    result: TaskResult,
+    data: bytes,
+    filename: str,
+    actor: str,
+    folder: Path | None = None,
+) -> ResultPhoto:
+    """Attach a photo to a result revision (the caller has checked who may)."""
+    content_type = check_photo(data)
+    digest = hashlib.sha256(data).hexdigest()
+    if db_session.scalar(
+        select(ResultPhoto.id).where(
+            ResultPhoto.result_id == result.id, ResultPhoto.sha256 == digest
+        )
+    ):
+        raise Conflict("这张照片已附在该检查结果上")
+    if len(result.photos) >= MAX_PHOTOS_PER_RESULT:
+        raise CheckOnceError(f"每条检查结果最多 {MAX_PHOTOS_PER_RESULT} 张照片")
+    store_file(photos_dir(folder), data, content_type)
+    photo = ResultPhoto(
+        result_id=result.id,
+        sha256=digest,
+        content_type=content_type,
+        size_bytes=len(data),
+        filename=(filename or "").strip()[:200],
+        uploaded_by=actor,
+    )
+    result.photos.append(photo)
+    db_session.flush()
+    return photo
+
+
+def read_photo(photo: ResultPhoto, folder: Path | None = None) -> bytes:
+    """The stored bytes, verified against the recorded hash."""
+    path = photo_path(photos_dir(folder), photo.sha256, photo.content_type)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise CheckOnceError(f"照片文件缺失：{path.name}") from None
+    if hashlib.sha256(data).hexdigest() != photo.sha256:
+        raise CheckOnceError(f"照片文件 {path.name} 与登记的哈希不符，可能已被改动")
+    return data
