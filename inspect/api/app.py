@@ -96,13 +96,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         code_pages,
         codes,
         draws,
+        maps,
         plans,
         registry,
         schedules,
         visits,
     )
 
-    for module in (auth, registry, plans, draws, schedules, visits, checkins, codes, alerts):
+    for module in (auth, registry, plans, draws, schedules, visits, checkins, codes, alerts, maps):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(code_pages.router)  # /e/<token> and /v/<token> pages
+    from checkonce.maps.assets import VENDOR_URL, vendor_app
+
+    app.mount(VENDOR_URL, vendor_app(), name="vendor")  # Leaflet for map pages, no CDN
     return app
