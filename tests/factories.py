@@ -143,3 +143,87 @@ def random_task(item: str = "SAMR-SP-001", **overrides) -> dict:
     }
     task.update(overrides)
     return task
+
+
+# --- visits for findings (tests/findings, tests/api/test_findings*) ---------------------------
+
+_visit_serial = itertools.count(1)
+
+
+def visit_with_tasks(
+    session: Session,
+    firm: Enterprise,
+    team: list[Inspector],
+    *,
+    day: dt.date,
+    items: tuple[str, ...] = ("SAMR-SP-001",),
+    state: str = "checked_in",
+):
+    """A visit of `firm` on `day` by `team`, one key task per item, in a published schedule
+    version of its own period (built directly, no solver)."""
+    from checkonce.plans.models import InspectionTask, Plan, PlanTask
+    from checkonce.registry.models import CheckItem
+    from checkonce.visits.models import ScheduleVersion, Visit, VisitInspector, VisitTask
+
+    n = next(_visit_serial)
+    version = ScheduleVersion(
+        period=f"F{n:07d}", version=1, state="published", seed="0" * 64, created_by="test"
+    )
+    session.add(version)
+    session.flush()
+    tasks = []
+    for code in items:
+        item = session.scalars(select(CheckItem).where(CheckItem.code == code)).one()
+        plan = Plan(
+            department_id=item.department_id,
+            period=str(day.year),
+            year=day.year,
+            version=5000 + next(_visit_serial),
+            state="approved",
+            created_by="department:test",
+        )
+        session.add(plan)
+        session.flush()
+        plan_task = PlanTask(
+            plan_id=plan.id,
+            position=0,
+            kind="key",
+            window_start=day - dt.timedelta(days=30),
+            window_end=day + dt.timedelta(days=30),
+        )
+        session.add(plan_task)
+        session.flush()
+        task = InspectionTask(
+            plan_id=plan.id,
+            plan_task_id=plan_task.id,
+            enterprise_id=firm.id,
+            department_id=item.department_id,
+            item_id=item.id,
+            kind="key",
+            year=day.year,
+            window_start=plan_task.window_start,
+            window_end=plan_task.window_end,
+            minutes=60,
+            team=2,
+        )
+        session.add(task)
+        session.flush()
+        tasks.append(task)
+    row = Visit(
+        schedule_id=version.id,
+        code=f"F{n:05d}",
+        enterprise_id=firm.id,
+        day=day,
+        start=dt.time(9, 30),
+        end=dt.time(11, 0),
+        lead_department_id=tasks[0].department_id,
+        state=state,
+    )
+    session.add(row)
+    session.flush()
+    for task in tasks:
+        session.add(VisitTask(visit_id=row.id, inspection_task_id=task.id))
+    for position, person in enumerate(team):
+        session.add(VisitInspector(visit_id=row.id, inspector_id=person.id, position=position))
+    session.flush()
+    return row
