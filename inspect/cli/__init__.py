@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "schedule",
     "codes",
     "scheduling",
+    "maps",
 ]
 
 console = Console()

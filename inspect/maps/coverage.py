@@ -212,7 +212,9 @@ def coverage_data(
     per_department: dict[int, int] = defaultdict(int)
     for v in visits:
         for dept in v.department_ids:
-            per_department[dept] += 1
+            # Filtered to one department, the map shows that department's layer only.
+            if filters.department_id in (None, dept):
+                per_department[dept] += 1
     return CoverageData(
         period,
         filters,

@@ -82,6 +82,24 @@ def coverage_page(
     return _page(coverage_map(data, juris))
 
 
+@router.get("/fees", response_class=HTMLResponse)
+def fees_page(
+    request: Request,
+    db: SessionDep,
+    principal: Annotated[Principal, Depends(Allow("admin", "coordinator", "bureau"))],
+    period: Annotated[
+        str | None,
+        Query(pattern=r"^\d{4}(Q[1-4])?$", description="收费日期所在期间（默认全部）"),
+    ] = None,
+) -> HTMLResponse:
+    """涉企收费地图：收费发现按判定分层，各区县违规率，退费（应退、已确认、已退还）。"""
+    from checkonce.maps.fees import fee_data, fee_map
+
+    juris = _jurisdiction_of(request)
+    data = fee_data(db_session=db, jurisdiction=juris, period=period, viewer=_viewer(principal))
+    return _page(fee_map(data, juris))
+
+
 @router.get("/alerts", response_class=HTMLResponse)
 def alerts_page(
     request: Request,
