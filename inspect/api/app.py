@@ -96,14 +96,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         code_pages,
         codes,
         draws,
+        fees,
+        findings,
         maps,
         plans,
         registry,
+        results,
         schedules,
         visits,
     )
 
     for module in (auth, registry, plans, draws, schedules, visits, checkins, codes, alerts, maps):
+        app.include_router(module.router, prefix="/api/v1")
+    for module in (findings, fees, results):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(code_pages.router)  # /e/<token> and /v/<token> pages
     from checkonce.maps.assets import VENDOR_URL, vendor_app
