@@ -30,6 +30,17 @@ class Settings(BaseSettings):
     data_dir: Path | None = None
     timezone: str = "Asia/Shanghai"
     output_dir: Path = Path("out")
+    # Background jobs (checkonce.jobs): off for processes that must not run them at all.
+    jobs_enabled: bool = True
+    # Seconds a standby process waits between attempts to take over the job runner lock.
+    jobs_retry_seconds: float = 30.0
+    # Solver time limit of the re-plan the missed-visit sweep runs.
+    jobs_replan_seconds: float = 60.0
+    # Enforcement certificates ending within this many days raise an alert.
+    certificate_warning_days: int = 30
+    # How enterprise notices are delivered: "log", "database" or "module:Class".
+    notification_channel: str = "log"
+    log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

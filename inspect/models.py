@@ -4,6 +4,7 @@ from checkonce.auth import models as auth_models
 from checkonce.db import Base
 from checkonce.findings import models as finding_models
 from checkonce.findings.fees import models as fee_models
+from checkonce.jobs import models as job_models
 from checkonce.plans import models as plan_models
 from checkonce.registry import models as registry_models
 from checkonce.sampling import models as sampling_models
@@ -16,6 +17,7 @@ __all__ = [
     "checkin_models",
     "fee_models",
     "finding_models",
+    "job_models",
     "plan_models",
     "registry_models",
     "sampling_models",

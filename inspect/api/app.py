@@ -114,4 +114,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from checkonce.maps.assets import VENDOR_URL, vendor_app
 
     app.mount(VENDOR_URL, vendor_app(), name="vendor")  # Leaflet for map pages, no CDN
+
+    from checkonce.jobs import web as operations
+
+    operations.install(app)  # /healthz, /readyz, /metrics; request ids, access logs, latency
     return app

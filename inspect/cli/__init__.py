@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "codes",
     "scheduling",
     "maps",
+    "serve",
+    "jobs",
 ]
 
 console = Console()

@@ -52,18 +52,3 @@ def register(app: typer.Typer) -> None:
             engine.dispose()
 
     app.add_typer(users_app, name="users")
-
-    @app.command("serve")
-    def serve(
-        host: str = typer.Option("127.0.0.1", help="监听地址"),
-        port: int = typer.Option(8000, min=1, max=65535, help="端口"),
-    ) -> None:
-        """启动 Web 服务（API 与页面；接口文档见 /docs）。"""
-        import uvicorn
-
-        from checkonce.api.app import create_app
-        from checkonce.config import get_settings
-        from checkonce.migrations import upgrade
-
-        upgrade(get_settings().database_url)
-        uvicorn.run(create_app(), host=host, port=port)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict
+from checkonce.jobs.metrics import record_checkin
 from checkonce.policy import Policy
 from checkonce.registry.models import Enterprise, Inspector
 from checkonce.visits import alerts
@@ -339,4 +340,5 @@ def check_in(
         checkin_id=checkin.id,
     )
     db_session.flush()
+    record_checkin(checkin.outcome)
     return CheckinResult(checkin=checkin, replayed=False)

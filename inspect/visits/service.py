@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from checkonce.calendar import WorkCalendar
 from checkonce.errors import CheckOnceError, Conflict, NotFound
+from checkonce.jobs.metrics import observe_solve
 from checkonce.plans.models import InspectionTask
 from checkonce.policy import Policy, jurisdiction_policy
 from checkonce.registry.models import CheckItem, Department, Enterprise, Inspector
@@ -528,6 +529,7 @@ def solve_prepared(
     solved = solve(
         part, seed=prep.seed, time_limit=time_limit, workers=workers, progress=solver_progress
     )
+    observe_solve(solved.metrics.get("solve_seconds"))
     report_progress("verify", 0.0)
 
     new_visits = []

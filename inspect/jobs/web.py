@@ -1,0 +1,143 @@
+"""Operations endpoints and middleware: /healthz, /readyz, /metrics, request ids and
+per-request logs and latency.
+
+These routes live outside /api (they are for the load balancer and Prometheus, not for
+users), carry no data of the domain, and are left out of the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from checkonce.jobs import metrics
+from checkonce.jobs.logs import REQUEST_ID, request_id_from
+
+log = logging.getLogger("checkonce.http")
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up and serving (nothing else is checked: a liveness probe)."""
+    return {"status": "ok"}
+
+
+def _readiness(app: FastAPI) -> tuple[bool, dict[str, Any]]:
+    from checkonce.migrations import head_revision, is_current
+
+    engine = app.state.engine
+    checks: dict[str, Any] = {}
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        log.warning("readiness: database unreachable: %s", exc)
+        return False, {**checks, "database": "unreachable", "reason": "database unreachable"}
+    try:
+        current = is_current(engine)
+    except Exception as exc:
+        log.warning("readiness: migration state unreadable: %s", exc)
+        current = False
+    if not current:
+        return False, {
+            **checks,
+            "migrations": "behind",
+            "reason": f"database schema is not at migration head {head_revision()}",
+        }
+    checks["migrations"] = "current"
+    settings = app.state.settings
+    if not getattr(settings, "jobs_enabled", True):
+        checks["job_runner"] = "disabled"
+        return True, checks
+    runner = getattr(app.state, "job_runner", None)
+    role = runner.ensure() if runner is not None else None
+    if role not in ("runner", "standby"):
+        return False, {
+            **checks,
+            "job_runner": role or "unknown",
+            "reason": "no job runner is known for this process",
+        }
+    checks["job_runner"] = role
+    return True, checks
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """Ready to serve: the database answers, its schema is at migration head, and the job
+    runner is known (this process runs the jobs, or another process holds the runner lock).
+    503 with the reason otherwise."""
+    ok, checks = _readiness(request.app)
+    return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, 200 if ok else 503)
+
+
+@router.get("/metrics")
+def prometheus_metrics() -> Response:
+    """Prometheus text exposition."""
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)
+
+
+class RequestContextMiddleware:
+    """ASGI middleware: a request id per request (X-Request-ID in and out), one JSON access
+    log line, and the latency histogram labelled by route template (never by raw path, so
+    ids in URLs cannot blow up the number of series)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        raw = headers.get(b"x-request-id")
+        request_id = request_id_from(raw.decode("latin-1") if raw else None)
+        token = REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_with_id(message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode("latin-1")),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            metrics.observe_request(scope.get("method", ""), template, status["code"], seconds)
+            log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "event": "http.request",
+                        "method": scope.get("method"),
+                        "route": template,
+                        "status": status["code"],
+                        "duration_ms": round(seconds * 1000, 1),
+                    }
+                },
+            )
+            REQUEST_ID.reset(token)
+
+
+def install(app: FastAPI) -> None:
+    """Add the operations routes and the request middleware to `app`."""
+    app.include_router(router)
+    app.add_middleware(RequestContextMiddleware)
+    if not hasattr(app.state, "job_runner"):
+        app.state.job_runner = None
