@@ -16,6 +16,7 @@ from checkonce.plans.models import InspectionTask, Plan, PlanTask
 from checkonce.registry.models import CheckItem, Enterprise, Inspector
 from checkonce.visits.models import ScheduleVersion, Visit, VisitInspector, VisitTask
 from tests import factories as f
+from tests.api.conftest import app, client, headers, users  # noqa: F401  (HTTP fixtures)
 
 YANTA, XINCHENG = "610113", "610102"
 _plan_version = itertools.count(7000)
@@ -105,6 +106,10 @@ def add_visit(
 
 @pytest.fixture
 def world(db_session) -> World:
+    return build_world(db_session)
+
+
+def build_world(db_session: Session) -> World:
     """Q1: V2 (SAMR) and V1 (SAMR+FIRE joint) at 13:00 and 09:00 on 2027-01-05 for samr1 (V2
     created first, so only the start orders them); V3 SAMR at firm2 again in February; V4 FIRE
     in 新城区; V5 cancelled; V6 SAMR at a risk-A firm. Q2: V7 SAMR at firm3."""

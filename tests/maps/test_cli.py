@@ -1,0 +1,70 @@
+"""`checkonce map …` writes one HTML file that opens offline, with the numbers of the data
+layer, and refuses bad options with a message and no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from checkonce.config import packaged_data_dir
+from checkonce.db import make_engine, session_scope
+from checkonce.maps.assets import outside_references
+from checkonce.migrations import upgrade
+from checkonce.registry.reference import load_reference
+from tests.maps import htmlmap
+from tests.maps.conftest import build_world
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("maps-cli")
+    url = f"sqlite:///{path / 'maps.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        load_reference(session, packaged_data_dir())
+        build_world(session)
+    engine.dispose()
+    return path
+
+
+def run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "CHECKONCE_DATABASE_URL": f"sqlite:///{workdir / 'maps.db'}",
+        "CHECKONCE_MAP_TILES": "",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "checkonce", "map", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_coverage_and_route_files(workdir):
+    out = workdir / "coverage.html"
+    done = run(workdir, "coverage", "--period", "2027Q1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "4/" in done.stdout and "市场监管 4" in done.stdout
+    html = out.read_text(encoding="utf-8")
+    assert outside_references(html) == [] and "<script src=" not in html
+    assert htmlmap.layer_counts(html) == {"市场监管（4 次）": 4, "消防（2 次）": 2}
+
+    route = workdir / "route.html"
+    done = run(workdir, "route", "--visit", "MV1", "--out", str(route))
+    assert done.returncode == 0, done.stderr
+    assert len(htmlmap.overlays(route.read_text(encoding="utf-8"))) == 2
+
+
+def test_bad_options_are_refused_without_traceback(workdir):
+    done = run(workdir, "coverage", "--department", "NOPE", "--out", "x.html")
+    assert done.returncode == 1 and "部门 NOPE 不存在" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (workdir / "x.html").exists()
