@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "codes",
     "scheduling",
     "maps",
+    "findings",
     "serve",
     "jobs",
 ]
