@@ -40,7 +40,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = getattr(record, "request_id", None) or REQUEST_ID.get()
+        request_id = getattr(record, "request_id", None)
         if request_id:
             body["request_id"] = request_id
         fields = getattr(record, "fields", None)
@@ -51,8 +51,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(body, ensure_ascii=False, default=str)
 
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args, **kwargs) -> logging.LogRecord:
+    # Stamp the id when the record is made: a handler may format it later, elsewhere.
+    record = _base_factory(*args, **kwargs)
+    if not hasattr(record, "request_id"):
+        record.request_id = REQUEST_ID.get()
+    return record
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send every log line of the process to stderr as JSON (uvicorn's own loggers too)."""
+    logging.setLogRecordFactory(_record_with_request_id)
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
 from checkonce.calendar import WorkCalendar
@@ -193,13 +193,10 @@ def _start_run(sessions: SessionMaker, name: str, trigger: str, now: dt.datetime
 
 def _finish_run(sessions: SessionMaker, run_id: int, **values: Any) -> JobRun:
     with _scope(sessions) as session:
-        run = session.get(JobRun, run_id)
-        if run is None:  # pragma: no cover - the row was written by us moments ago
-            raise RuntimeError(f"job run {run_id} vanished")
-        for key, value in values.items():
-            setattr(run, key, value)
-        session.flush()
-        return run
+        # Write before reading: on SQLite a transaction that reads first and then writes
+        # fails at once ("database is locked") if another connection wrote in between.
+        session.execute(update(JobRun).where(JobRun.id == run_id).values(**values))
+        return session.get_one(JobRun, run_id)
 
 
 def _log(event: str, **fields: Any) -> None:

@@ -57,9 +57,11 @@ def build_scheduler(engine: Engine, settings: Settings) -> BackgroundScheduler:
     store = SQLAlchemyJobStore(engine=engine, tablename=APSCHEDULER_TABLE, metadata=MetaData())
     scheduler = BackgroundScheduler(
         jobstores={"default": store},
-        # Jobs run one at a time per job (max_instances=1) on a small pool: they are short
-        # database jobs, and the per-job lock already keeps two runs of one job apart.
-        executors={"default": ThreadPoolExecutor(max_workers=4)},
+        # Each job runs one instance at a time (max_instances=1; the per-job lock also keeps a
+        # run by hand apart). SQLite has a single writer, so there jobs run one after another.
+        executors={
+            "default": ThreadPoolExecutor(max_workers=1 if engine.dialect.name == "sqlite" else 4)
+        },
         job_defaults={
             # After downtime, run a missed job once, not once per missed start: every job
             # here catches up on the state of the day, so repeating it adds nothing.

@@ -84,6 +84,18 @@ def prometheus_metrics() -> Response:
     return Response(body, media_type=content_type)
 
 
+def route_template(scope) -> str:
+    """The matched route's path template with its router prefix ("/api/v1/visits/{visit_id}"),
+    or "unmatched". FastAPI versions that keep included routers whole record the effective
+    route (with the prefix) in scope["fastapi"]; older ones copy prefixed routes."""
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    template = getattr(effective, "path_format", None) or getattr(effective, "path", None)
+    if template:
+        return template
+    route = scope.get("route")
+    return getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
+
+
 class RequestContextMiddleware:
     """ASGI middleware: a request id per request (X-Request-ID in and out), one JSON access
     log line, and the latency histogram labelled by route template (never by raw path, so
@@ -117,19 +129,19 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope)
             metrics.observe_request(scope.get("method", ""), template, status["code"], seconds)
             log.info(
                 "request",
                 extra={
                     "fields": {
                         "event": "http.request",
+                        "request_id": request_id,
                         "method": scope.get("method"),
                         "route": template,
                         "status": status["code"],
                         "duration_ms": round(seconds * 1000, 1),
-                    }
+                    },
                 },
             )
             REQUEST_ID.reset(token)

@@ -89,19 +89,28 @@ def missed_visit_sweep(ctx: JobContext) -> dict[str, Any]:
         base = service.published_schedule(db_session=s, period=period)
         assert base is not None
         try:
+            # generate_schedule(replan=True) in its three steps, so that no transaction stays
+            # open while the solver works (the API keeps writing meanwhile; on SQLite a read
+            # snapshot held across another writer's commit could not be turned into a write).
+            prep = service.prepare_generation(
+                db_session=s,
+                period=period,
+                actor=SYSTEM_ACTOR,
+                seed=_replan_seed(period, ctx.today, base.id),
+                replan=True,
+                today=ctx.today,
+                policy=ctx.policy,
+                calendar=ctx.calendar,
+            )
+            s.commit()
+            outcome = service.solve_prepared(
+                prep, time_limit=ctx.settings.jobs_replan_seconds, workers=1
+            )
             with s.begin_nested():
-                draft = service.generate_schedule(
-                    db_session=s,
-                    period=period,
-                    actor=SYSTEM_ACTOR,
-                    seed=_replan_seed(period, ctx.today, base.id),
-                    time_limit=ctx.settings.jobs_replan_seconds,
-                    workers=1,
-                    replan=True,
-                    today=ctx.today,
-                    policy=ctx.policy,
-                    calendar=ctx.calendar,
-                )
+                draft = service.store_generation(db_session=s, prep=prep, outcome=outcome)
+                # A check-in or publish that came in during the solve makes publish refuse
+                # the draft (not based on the version then in force): the attempt is rolled
+                # back whole, the run fails, and the next run re-plans afresh.
                 service.publish_schedule(db_session=s, schedule_id=draft.id, actor=SYSTEM_ACTOR)
             s.commit()
         except CheckOnceError as exc:
