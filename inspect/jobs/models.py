@@ -155,7 +155,9 @@ class CertificateAlert(Base):
 
 
 class PublicityAlert(Base):
-    """Results of one department past their publish-by date (一公开 deadline) on one day."""
+    """One department's results past their publish-by date (一公开: published within N
+    workdays of the visit) on one day: recorded but unpublished, or not recorded at all.
+    `items` lists each overdue task (task, visit code, publish-by date, status, result)."""
 
     __tablename__ = "publicity_alert"
 
@@ -163,11 +165,14 @@ class PublicityAlert(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     day: Mapped[dt.date] = mapped_column(Date)
     overdue: Mapped[int] = mapped_column(Integer)
-    oldest_due: Mapped[dt.date | None] = mapped_column(Date)
-    result_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    unpublished: Mapped[int] = mapped_column(Integer, default=0)
+    unrecorded: Mapped[int] = mapped_column(Integer, default=0)
+    oldest_due: Mapped[dt.date] = mapped_column(Date)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("department_id", "day"),
         CheckConstraint("overdue > 0", name="overdue_positive"),
+        CheckConstraint("overdue = unpublished + unrecorded", name="overdue_sum"),
     )

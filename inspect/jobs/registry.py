@@ -94,7 +94,6 @@ class JobSpec:
 
 
 JOBS: dict[str, JobSpec] = {}
-_missing_modules: set[str] = set()
 
 
 def scheduled_job(
@@ -127,18 +126,11 @@ def scheduled_job(
 
 
 def load_jobs() -> dict[str, JobSpec]:
-    """Every job of every domain (a domain whose module is not there yet is left out)."""
+    """Every job of every domain, by name."""
     import importlib
 
     for module in JOB_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
-                raise
-            if module not in _missing_modules:
-                _missing_modules.add(module)
-                log.warning("job module %s is not available", module)
+        importlib.import_module(module)
     return dict(sorted(JOBS.items()))
 
 

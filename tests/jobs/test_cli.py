@@ -48,7 +48,7 @@ def runs(tmp_path: Path) -> list[tuple]:
 def test_jobs_list_and_run_by_hand(tmp_path):
     listed = checkonce(tmp_path, "jobs", "list")
     assert listed.returncode == 0, listed.stderr
-    for name in ("missed_visit_sweep", "next_workday", "certificate_expiry"):
+    for name in ("missed_visit_sweep", "next_workday", "certificate_expiry", "publicity_watch"):
         assert name in listed.stdout
     assert "day_of_week=mon hour=8" in listed.stdout and "仅工作日" in listed.stdout
 
@@ -130,6 +130,11 @@ def test_serve_with_two_workers_has_exactly_one_job_runner(tmp_path):
     lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
     started = [line for line in lines if line.get("event") == "jobs.runner"]
     assert len(started) == 1, stderr[-3000:]
-    assert set(started[0]["jobs"]) >= {"missed_visit_sweep", "next_workday", "certificate_expiry"}
+    assert set(started[0]["jobs"]) >= {
+        "missed_visit_sweep",
+        "next_workday",
+        "certificate_expiry",
+        "publicity_watch",
+    }
     requests = [line for line in lines if line.get("event") == "http.request"]
     assert requests and all(len(line["request_id"]) == 32 for line in requests)

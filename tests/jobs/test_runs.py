@@ -94,8 +94,11 @@ def test_a_job_running_elsewhere_is_skipped_not_run_twice(engine, run, flaky):
 
 def test_jobs_are_registered_from_each_domain():
     jobs = load_jobs()
-    assert {"missed_visit_sweep", "next_workday", "certificate_expiry"} <= set(jobs)
+    assert {"missed_visit_sweep", "next_workday", "certificate_expiry", "publicity_watch"} <= set(
+        jobs
+    )
     assert jobs["missed_visit_sweep"].workdays_only and jobs["next_workday"].workdays_only
+    assert jobs["publicity_watch"].workdays_only
     assert not jobs["certificate_expiry"].workdays_only
     assert all(spec.misfire_grace_time > 0 for spec in jobs.values())
     with pytest.raises(NotFound, match="没有名为"):
