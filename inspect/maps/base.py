@@ -69,10 +69,30 @@ class OfflineMap(folium.Map):
     ]
 
 
+class SharedTooltips(folium.MacroElement):
+    """Tooltip texts written once for several point layers: a joint visit shows in the layer
+    of each of its departments, and repeating its text per layer tripled the page's size."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = {{ this.texts|tojson }};
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        super().__init__()
+        self._name = "SharedTooltips"
+        self.texts = list(texts)
+
+
 class Points(JSCSSMixin, Layer):
     """A layer of small coloured dots with tooltips, created in the browser from one JSON array
-    (thousands of visits stay a compact page). Each row is [lat, lon, colour, tooltip HTML]:
-    tooltips are escaped by the caller. Clustered layers use Leaflet.markercluster."""
+    (thousands of visits stay a compact page). Each row is [lat, lon, colour, tooltip HTML],
+    or with `shared`, [lat, lon, colour, index into the shared texts]: tooltips are escaped
+    by the caller. Clustered layers use Leaflet.markercluster; `shared` must be added to the
+    map before the layer."""
 
     _template = Template(
         """
@@ -91,7 +111,9 @@ class Points(JSCSSMixin, Layer):
                         iconSize: [12, 12],
                         html: '<span style="background:' + row[2] + '"></span>'
                     });
-                    L.marker([row[0], row[1]], {icon: icon}).bindTooltip(row[3]).addTo(group);
+                    L.marker([row[0], row[1]], {icon: icon}).bindTooltip(
+                        {% if this.shared %}{{ this.shared.get_name() }}[row[3]]{% else %}row[3]{% endif %}
+                    ).addTo(group);
                 }
                 group.addTo({{ this._parent.get_name() }});
                 return group;
@@ -101,10 +123,17 @@ class Points(JSCSSMixin, Layer):
     )
 
     def __init__(
-        self, rows: Sequence[Sequence], *, name: str, cluster: bool = True, show: bool = True
+        self,
+        rows: Sequence[Sequence],
+        *,
+        name: str,
+        cluster: bool = True,
+        show: bool = True,
+        shared: SharedTooltips | None = None,
     ) -> None:
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "Points"
+        self.shared = shared
         self.rows = [list(row) for row in rows]
         self.cluster = cluster
         self.options = remove_empty(show_coverage_on_hover=False, max_cluster_radius=50)

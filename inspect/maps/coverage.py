@@ -17,7 +17,15 @@ import folium
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from checkonce.maps.base import PALETTE, Legend, MapSettings, Points, base_map, district_features
+from checkonce.maps.base import (
+    PALETTE,
+    Legend,
+    MapSettings,
+    Points,
+    SharedTooltips,
+    base_map,
+    district_features,
+)
 from checkonce.maps.base import tooltip as tooltip_html
 from checkonce.maps.scope import (
     ENTERED_VISIT_STATES,
@@ -290,27 +298,29 @@ def coverage_map(
         ),
     ).add_to(fmap)
 
+    tips = SharedTooltips(
+        [
+            tooltip_html(
+                v.enterprise,
+                f"{v.day} {clock(v.start)}–{clock(v.end)}（{VISIT_STATE_NAMES[v.state]}）",
+                f"牵头：{data.departments[v.lead_department_id].short_name}；"
+                f"参加：{'、'.join(data.departments[d].short_name for d in v.department_ids)}",
+                f"检查编号 {v.code}",
+            )
+            for v in data.visits
+        ]
+    )
+    tips.add_to(fmap)
     colours = {}
     for index, (dept_id, count) in enumerate(data.per_department.items()):
         label = data.departments[dept_id]
         colours[dept_id] = PALETTE[index % len(PALETTE)]
         rows = [
-            [
-                v.lat,
-                v.lon,
-                colours[dept_id],
-                tooltip_html(
-                    v.enterprise,
-                    f"{v.day} {clock(v.start)}–{clock(v.end)}（{VISIT_STATE_NAMES[v.state]}）",
-                    f"牵头：{data.departments[v.lead_department_id].short_name}；"
-                    f"参加：{'、'.join(data.departments[d].short_name for d in v.department_ids)}",
-                    f"检查编号 {v.code}",
-                ),
-            ]
-            for v in data.visits
+            [v.lat, v.lon, colours[dept_id], i]
+            for i, v in enumerate(data.visits)
             if dept_id in v.department_ids
         ]
-        Points(rows, name=f"{label.short_name}（{count:,} 次）").add_to(fmap)
+        Points(rows, name=f"{label.short_name}（{count:,} 次）", shared=tips).add_to(fmap)
 
     bins = [
         (colour, _share_label(lower, SHARE_BINS[i + 1][0] if i + 1 < len(SHARE_BINS) else None))

@@ -51,3 +51,10 @@ def layer_counts(html: str) -> dict[str, int]:
         for name, var in overlays(html).items()
         if var.startswith("points_")
     }
+
+
+def shared_tooltips(html: str) -> list[str]:
+    """The tooltip texts a page writes once for all its point layers."""
+    match = re.search(r"var shared_tooltips_\w+ = ", html)
+    assert match, "no shared tooltips"
+    return _json_at(html, match.end())

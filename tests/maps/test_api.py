@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-import pytest
-
 from checkonce.maps.assets import outside_references
 from tests.maps import htmlmap
 
 MAPS = "/api/v1/maps"
 
 
-@pytest.mark.parametrize(
-    ("path", "allowed"),
-    [
-        ("/coverage?period=2027Q1", {"admin", "coordinator", "bureau"}),
-        ("/fees", {"admin", "coordinator", "bureau"}),
-        ("/alerts", {"admin", "coordinator"}),
-        ("/route?visit=MV1", {"admin", "coordinator", "bureau"}),
-    ],
-)
-def test_who_may_open_each_map(client, headers, world, path, allowed):
-    for caller in ("admin", "coordinator", "bureau", "inspector", "enterprise", "anonymous"):
-        response = client.get(MAPS + path, headers=headers[caller])
-        if caller in allowed:
-            assert response.status_code == 200, (caller, path, response.text[:300])
-            assert response.headers["content-type"].startswith("text/html")
-            assert outside_references(response.text) == []
-        elif caller == "anonymous":
-            assert response.status_code == 401
-        else:
-            assert response.status_code == 403, (caller, path, response.text[:300])
+ALLOWED = {
+    "/coverage?period=2027Q1": {"admin", "coordinator", "bureau"},
+    "/fees": {"admin", "coordinator", "bureau"},
+    "/alerts": {"admin", "coordinator"},
+    "/route?visit=MV1": {"admin", "coordinator", "bureau"},
+}
+
+
+def test_who_may_open_each_map(client, headers, world):
+    for path, allowed in ALLOWED.items():
+        for caller in ("admin", "coordinator", "bureau", "inspector", "enterprise", "anonymous"):
+            response = client.get(MAPS + path, headers=headers[caller])
+            if caller in allowed:
+                assert response.status_code == 200, (caller, path, response.text[:300])
+                assert response.headers["content-type"].startswith("text/html")
+                assert outside_references(response.text) == []
+            elif caller == "anonymous":
+                assert response.status_code == 401
+            else:
+                assert response.status_code == 403, (caller, path, response.text[:300])
 
 
 def test_bureau_sees_only_its_department(client, headers, world):

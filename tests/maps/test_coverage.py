@@ -87,6 +87,12 @@ def test_page_shows_the_data_layers_numbers(db_session, world):
         assert (p["visited"], p["enterprises"]) == (d.visited, d.enterprises)
         assert p["share"] == round(d.share, 4)
         assert p["colour"] == share_colour(d.share)
+    # Each visit's tooltip is written once, however many department layers show the visit.
+    tips = htmlmap.shared_tooltips(html)
+    assert len(tips) == len(data.visits) == 5
+    assert sum("检查编号 MV1" in t for t in tips) == 1
+    rows = htmlmap.point_rows(html, overlays["消防（2 次）"])
+    assert sorted(tips[r[3]].rsplit(" ", 1)[1] for r in rows) == ["MV1", "MV4"]
     assert "企业覆盖率" in html and "检查部门" in html  # both legends
     assert "4/" in html.split("</title>")[0]  # title: visited / enterprises
 
