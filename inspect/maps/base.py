@@ -92,7 +92,7 @@ class Points(JSCSSMixin, Layer):
     (thousands of visits stay a compact page). Each row is [lat, lon, colour, tooltip HTML],
     or with `shared`, [lat, lon, colour, index into the shared texts]: tooltips are escaped
     by the caller. Clustered layers use Leaflet.markercluster; `shared` must be added to the
-    map before the layer."""
+    map before the layer. folium's Layer adds the group to the map when `show` is set."""
 
     _template = Template(
         """
@@ -115,7 +115,6 @@ class Points(JSCSSMixin, Layer):
                         {% if this.shared %}{{ this.shared.get_name() }}[row[3]]{% else %}row[3]{% endif %}
                     ).addTo(group);
                 }
-                group.addTo({{ this._parent.get_name() }});
                 return group;
             })();
         {% endmacro %}
@@ -215,10 +214,15 @@ def district_features(jurisdiction: Jurisdiction) -> tuple[dict, ...]:
 
 
 def base_map(
-    jurisdiction: Jurisdiction, title: str, settings: MapSettings | None = None
+    jurisdiction: Jurisdiction,
+    title: str,
+    settings: MapSettings | None = None,
+    *,
+    focus: Sequence[tuple[float, float]] = (),
 ) -> OfflineMap:
-    """A map fitted to the jurisdiction, with the district boundaries as the default base layer
-    and configured tiles, if any, as the alternative."""
+    """A map with the district boundaries as the default base layer and configured tiles, if
+    any, as the alternative; fitted to the `focus` points (with a margin), else to the whole
+    jurisdiction."""
     settings = settings or MapSettings()
     west, south, east, north = _bounds(jurisdiction)
     fmap = OfflineMap(
@@ -255,6 +259,10 @@ def base_map(
             show=False,
             overlay=False,
         ).add_to(fmap)
+    if focus:
+        margin = 0.01
+        south, north = min(p[0] for p in focus) - margin, max(p[0] for p in focus) + margin
+        west, east = min(p[1] for p in focus) - margin, max(p[1] for p in focus) + margin
     fmap.fit_bounds([[south, west], [north, east]])
     return fmap
 

@@ -186,7 +186,7 @@ def fee_map(
     rate = f"{violations / decided:.1%}" if decided else "—"
     title = (
         f"{when} 涉企收费检查：{len(data.points)} 笔，违规 {violations} 笔（违规率 {rate}），"
-        f"应退 {_yuan(sum((p.refund_amount for p in data.refunds), Decimal(0)))}"
+        f"退费 {len(data.refunds)} 笔 {_yuan(sum((p.refund_amount for p in data.refunds), Decimal(0)))}"
     )
     fmap = base_map(jurisdiction, title, settings)
     by_adcode = {d.adcode: d for d in data.districts}

@@ -218,8 +218,10 @@ def route_map(
         if data.visit_code
         else f"{data.members[0].name}（{data.members[0].code}）"
     )
-    fmap = base_map(jurisdiction, f"{data.day} {who}路线：{stops} 个站点", settings)
-    points: list[tuple[float, float]] = []
+    focus = [m.home for m in data.members if m.stops] + [
+        (s.lat, s.lon) for m in data.members for s in m.stops
+    ]
+    fmap = base_map(jurisdiction, f"{data.day} {who}路线：{stops} 个站点", settings, focus=focus)
     legend = []
     for index, member in enumerate(data.members):
         colour = PALETTE[index % len(PALETTE)]
@@ -263,14 +265,6 @@ def route_map(
                 ),
             ).add_to(layer)
         layer.add_to(fmap)
-        points.extend(path)
         legend.append((colour, f"{member.name} {member.department}"))
     Legend("执法人员", legend).add_to(fmap)
-    if points:
-        fmap.fit_bounds(
-            [
-                [min(p[0] for p in points) - 0.01, min(p[1] for p in points) - 0.01],
-                [max(p[0] for p in points) + 0.01, max(p[1] for p in points) + 0.01],
-            ]
-        )
     return fmap

@@ -48,18 +48,34 @@ def run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_coverage_and_route_files(workdir):
+@pytest.fixture
+def invoke(workdir, monkeypatch):
+    """Run `checkonce map …` in this process (a subprocess costs seconds of imports)."""
+    from typer.testing import CliRunner
+
+    from checkonce.cli import build_app
+    from checkonce.config import get_settings
+
+    monkeypatch.setenv("CHECKONCE_DATABASE_URL", f"sqlite:///{workdir / 'maps.db'}")
+    monkeypatch.delenv("CHECKONCE_MAP_TILES", raising=False)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(build_app(), ["map", *args], catch_exceptions=False)
+    get_settings.cache_clear()
+
+
+def test_coverage_and_route_files(workdir, invoke):
     out = workdir / "coverage.html"
-    done = run(workdir, "coverage", "--period", "2027Q1", "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    assert "4/" in done.stdout and "市场监管 4" in done.stdout
+    done = invoke("coverage", "--period", "2027Q1", "--out", str(out))
+    assert done.exit_code == 0, done.output
+    assert "4/" in done.output and "市场监管 4" in done.output
     html = out.read_text(encoding="utf-8")
     assert outside_references(html) == [] and "<script src=" not in html
     assert htmlmap.layer_counts(html) == {"市场监管（4 次）": 4, "消防（2 次）": 2}
 
     route = workdir / "route.html"
-    done = run(workdir, "route", "--visit", "MV1", "--out", str(route))
-    assert done.returncode == 0, done.stderr
+    done = invoke("route", "--visit", "MV1", "--out", str(route))
+    assert done.exit_code == 0, done.output
     assert len(htmlmap.overlays(route.read_text(encoding="utf-8"))) == 2
 
 
