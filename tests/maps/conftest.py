@@ -110,7 +110,7 @@ def world(db_session) -> World:
 
 
 def build_world(db_session: Session) -> World:
-    """Q1: V2 (SAMR) and V1 (SAMR+FIRE joint) at 13:00 and 09:00 on 2027-01-05 for samr1 (V2
+    """Q1: V2 (SAMR) and V1 (SAMR+FIRE joint, already checked in) at 13:00 and 09:00 on 2027-01-05 for samr1 (V2
     created first, so only the start orders them); V3 SAMR at firm2 again in February; V4 FIRE
     in 新城区; V5 cancelled; V6 SAMR at a risk-A firm. Q2: V7 SAMR at firm3."""
     lat, lon = 34.2197, 108.9640
@@ -151,6 +151,7 @@ def build_world(db_session: Session) -> World:
         "10:30",
         ("SAMR-SP-001", "FIRE-001"),
         [s1, fire],
+        state="checked_in",
     )
     w.visits["V3"] = add_visit(
         db_session,

@@ -143,6 +143,9 @@ def test_fee_rates_and_refunds(db_session, world, fees):
     assert counts["待人工复核（1 笔）"] == 1 and counts["退费（3 笔）"] == 3
     assert sum(counts.values()) == 6 + 3
     overlays = htmlmap.overlays(html)
+    # The refunds layer is in the control but starts hidden; the verdict layers start shown.
+    assert f"{overlays['退费（3 笔）']}.addTo(" not in html
+    assert f"{overlays['合规收费（2 笔）']}.addTo(" in html
     features = htmlmap.geojson_features(html, overlays["违规率（按区县）"])
     shown = {f["properties"]["adcode"]: f["properties"]["rate_text"] for f in features}
     assert shown[YANTA] == "66.7%" and shown[XINCHENG] == "50.0%" and shown["610124"] == "—"

@@ -39,6 +39,7 @@ def test_share_counts_enterprises_once_and_skips_cancelled_and_other_periods(db_
     # firm1, firm2 (two visits, once), firm5; firm4's visit is cancelled.
     assert by[YANTA].visited == 3
     assert by[XINCHENG].visited == 1  # firm3 in Q1; its Q2 visit is another period
+    assert (by[YANTA].entered, by[XINCHENG].entered) == (1, 0)  # V1 is checked in
     assert by[YANTA].enterprises == _firms(db_session, YANTA)
     assert by[XINCHENG].share == 1 / _firms(db_session, XINCHENG)
     assert len(by) == 13 and sum(d.visited for d in data.districts) == 4
