@@ -12,6 +12,7 @@ import html
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import folium
 from folium.elements import JSCSSMixin
@@ -21,7 +22,7 @@ from folium.utilities import remove_empty
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from shapely.geometry import mapping
 
-from checkonce.maps.assets import AssetMode, finish_html, vendor
+from checkonce.maps.assets import VENDOR_URL, AssetMode, finish_html, vendor
 from checkonce.registry.jurisdiction import Jurisdiction
 
 # Simplifying the boundaries (≈ 100 m) keeps each map page a few hundred kB instead of
@@ -151,9 +152,6 @@ class Points(JSCSSMixin, Layer):
                 ),
             ]
 
-    def __len__(self) -> int:
-        return len(self.rows)
-
 
 class Legend(folium.MacroElement):
     """A fixed box in a corner: a title and coloured rows (texts are escaped here)."""
@@ -277,20 +275,27 @@ def _bounds(jurisdiction: Jurisdiction) -> tuple[float, float, float, float]:
     )
 
 
-def render_html(fmap: folium.Map, mode: AssetMode, settings: MapSettings | None = None) -> str:
-    """The finished page: layer control added, assets resolved for `mode`, and checked to
-    reference no outside host (except a tile server the settings name)."""
+def render_html(
+    fmap: folium.Map,
+    mode: AssetMode,
+    settings: MapSettings | None = None,
+    *,
+    vendor_url: str = VENDOR_URL,
+) -> str:
+    """The finished page: layer control added, assets resolved for `mode` (served pages take
+    them from `vendor_url`), and checked to reference no outside host except a tile server
+    the settings name."""
     settings = settings or MapSettings()
     folium.LayerControl(collapsed=False).add_to(fmap)
     _NoAttributionPrefix().add_to(fmap)
     page = fmap.get_root().render()
-    allowed = frozenset()
-    if settings.tiles:
-        from urllib.parse import urlsplit
-
-        host = urlsplit(settings.tiles).hostname
-        allowed = frozenset({host}) if host else frozenset()
-    return finish_html(page, mode, allowed_hosts=allowed)
+    host = urlsplit(settings.tiles).hostname if settings.tiles else None
+    return finish_html(
+        page,
+        mode,
+        vendor_url=vendor_url,
+        allowed_hosts=frozenset({host}) if host else frozenset(),
+    )
 
 
 class _NoAttributionPrefix(folium.MacroElement):

@@ -78,3 +78,11 @@ def test_bad_input_is_a_clear_4xx(client, headers, world):
         response = client.get(MAPS + path, headers=headers["coordinator"])
         assert 400 <= response.status_code < 500, (path, response.status_code)
         assert response.json()["error"]["message"], path
+
+
+def test_assets_follow_a_proxy_prefix(app, headers, world):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, root_path="/checkonce") as behind_proxy:
+        html = behind_proxy.get(f"{MAPS}/route?visit=MV1", headers=headers["coordinator"]).text
+    assert '<script src="/checkonce/static/vendor/leaflet/leaflet.js">' in html

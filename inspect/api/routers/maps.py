@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from checkonce.api.deps import Allow, SessionDep
 from checkonce.auth.service import Principal
-from checkonce.maps.assets import AssetMode
+from checkonce.maps.assets import VENDOR_URL, AssetMode
 from checkonce.maps.base import MapSettings, render_html
 from checkonce.maps.scope import Viewer, department_id
 from checkonce.registry.jurisdiction import Jurisdiction
@@ -56,8 +56,11 @@ def _viewer(principal: Principal) -> Viewer:
     return Viewer(principal.role, principal.department_id, principal.inspector_id)
 
 
-def _page(fmap) -> HTMLResponse:
-    return HTMLResponse(render_html(fmap, AssetMode.SERVED, MapSettings()), headers=PAGE_HEADERS)
+def _page(fmap, request: Request) -> HTMLResponse:
+    # Behind a reverse proxy that mounts the app under a prefix, the assets are there too.
+    vendor_url = request.scope.get("root_path", "").rstrip("/") + VENDOR_URL
+    page = render_html(fmap, AssetMode.SERVED, MapSettings(), vendor_url=vendor_url)
+    return HTMLResponse(page, headers=PAGE_HEADERS)
 
 
 @router.get("/coverage", response_class=HTMLResponse)
@@ -79,7 +82,7 @@ def coverage_page(
         filters=CoverageFilter(period, risk, department_id(db, department)),
         viewer=_viewer(principal),
     )
-    return _page(coverage_map(data, juris))
+    return _page(coverage_map(data, juris), request)
 
 
 @router.get("/fees", response_class=HTMLResponse)
@@ -97,7 +100,7 @@ def fees_page(
 
     juris = _jurisdiction_of(request)
     data = fee_data(db_session=db, jurisdiction=juris, period=period, viewer=_viewer(principal))
-    return _page(fee_map(data, juris))
+    return _page(fee_map(data, juris), request)
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -111,7 +114,7 @@ def alerts_page(
     from checkonce.maps.alerts import alert_data, alert_map
 
     data = alert_data(db_session=db, period=period, viewer=_viewer(principal))
-    return _page(alert_map(data, _jurisdiction_of(request)))
+    return _page(alert_map(data, _jurisdiction_of(request)), request)
 
 
 @router.get("/route", response_class=HTMLResponse)
@@ -137,4 +140,4 @@ def route_page(
     data = route_data(
         db_session=db, filters=RouteFilter(day, inspector, visit), viewer=_viewer(principal)
     )
-    return _page(route_map(data, _jurisdiction_of(request)))
+    return _page(route_map(data, _jurisdiction_of(request)), request)
