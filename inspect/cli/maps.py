@@ -44,6 +44,7 @@ def _jurisdiction():
 
 
 def register(app: typer.Typer) -> None:
+    """Add `checkonce map ...` to the command line."""
     map_app = typer.Typer(
         help="地图：检查覆盖、收费合规、入企预警、执法路线。", no_args_is_help=True
     )

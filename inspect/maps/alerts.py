@@ -37,6 +37,8 @@ WINDOW_NAMES = {"entries_per_day": "当日", "entries_per_week": "本周", "entr
 
 @dataclass(frozen=True)
 class AlertPoint:
+    """An unplanned entry or a repeat-entry alert at the enterprise's place."""
+
     kind: str  # "unplanned" or a repeat-entry alert kind
     enterprise: str
     district: str
@@ -49,13 +51,17 @@ class AlertPoint:
 
 @dataclass
 class AlertData:
+    """Everything the alert map draws."""
+
     period: Period | None
     points: list[AlertPoint]
 
     def count(self, kind: str) -> int:
+        """Points of one kind ("unplanned" or a repeat-entry alert kind)."""
         return sum(1 for p in self.points if p.kind == kind)
 
     def per_district(self) -> Counter[str]:
+        """Points per district adcode."""
         return Counter(p.district for p in self.points)
 
 

@@ -72,6 +72,9 @@ class CoverageFilter:
 
 @dataclass(frozen=True)
 class DistrictCoverage:
+    """One district: active enterprises (after the risk filter), those with a live visit, and
+    those already entered (checked in or completed)."""
+
     adcode: str
     name: str
     enterprises: int
@@ -86,6 +89,8 @@ class DistrictCoverage:
 
 @dataclass(frozen=True)
 class VisitPoint:
+    """One visit as the map draws it, with every department that has a task in it."""
+
     visit_id: int
     code: str
     enterprise: str
@@ -102,6 +107,8 @@ class VisitPoint:
 
 @dataclass
 class CoverageData:
+    """Everything the coverage map draws; `per_department` is the dot count of each layer."""
+
     period: Period
     filters: CoverageFilter
     schedule_ids: list[int]
@@ -112,10 +119,12 @@ class CoverageData:
 
     @property
     def enterprises(self) -> int:
+        """Active enterprises in scope, all districts."""
         return sum(d.enterprises for d in self.districts)
 
     @property
     def visited(self) -> int:
+        """Enterprises with a live visit in the period, all districts."""
         return sum(d.visited for d in self.districts)
 
 

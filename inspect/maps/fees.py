@@ -56,6 +56,8 @@ NO_FINDINGS_COLOUR = "#eeeeee"
 
 @dataclass(frozen=True)
 class FeePoint:
+    """One fee finding at its enterprise's place, with its refund if it made one due."""
+
     finding_id: int
     verdict: str
     enterprise: str
@@ -72,6 +74,8 @@ class FeePoint:
 
 @dataclass
 class DistrictFees:
+    """Findings, violations and refunds (by state) of one district's enterprises."""
+
     adcode: str
     name: str
     findings: int = 0
@@ -83,6 +87,7 @@ class DistrictFees:
 
     @property
     def decided(self) -> int:
+        """Findings with a final verdict (not waiting for review)."""
         return self.findings - self.in_review
 
     @property
@@ -93,16 +98,20 @@ class DistrictFees:
 
 @dataclass
 class FeeData:
+    """Everything the fee map draws."""
+
     period: Period | None
     charging_unit: str | None
     points: list[FeePoint]
     districts: list[DistrictFees]
 
     def count(self, verdict: str) -> int:
+        """Findings with `verdict`."""
         return sum(1 for p in self.points if p.verdict == verdict)
 
     @property
     def refunds(self) -> list[FeePoint]:
+        """Findings that made a refund due (any state)."""
         return [p for p in self.points if p.refund_state is not None]
 
 
@@ -163,6 +172,7 @@ def fee_data(
 
 
 def rate_colour(rate: float | None) -> str:
+    """The choropleth colour of a violation rate (grey when nothing is decided)."""
     if rate is None:
         return NO_FINDINGS_COLOUR
     colour = RATE_BINS[0][1]

@@ -50,6 +50,8 @@ class RouteFilter:
 
 @dataclass(frozen=True)
 class Stop:
+    """One numbered stop of a day, with the road km from the previous place."""
+
     number: int
     visit_code: str
     enterprise: str
@@ -63,6 +65,8 @@ class Stop:
 
 @dataclass(frozen=True)
 class InspectorDay:
+    """One inspector's day: home, stops in order of start, and the way back."""
+
     inspector_id: int
     code: str
     name: str
@@ -73,6 +77,7 @@ class InspectorDay:
 
     @property
     def total_km(self) -> float:
+        """Road km of the whole day, home to home."""
         return sum(s.km_from_previous for s in self.stops) + self.km_back_home
 
     @property
@@ -83,6 +88,8 @@ class InspectorDay:
 
 @dataclass
 class RouteData:
+    """The day and the inspectors whose routes the map draws."""
+
     day: dt.date
     visit_code: str | None
     members: list[InspectorDay]

@@ -31,6 +31,7 @@ class Viewer:
 
     @property
     def sees_all(self) -> bool:
+        """Coordinators and admins see every department."""
         return self.role in ("admin", "coordinator")
 
     def department_scope(self, requested: int | None) -> int | None:
@@ -46,6 +47,8 @@ class Viewer:
 
 @dataclass(frozen=True)
 class DepartmentLabel:
+    """A department as legends and layer names show it."""
+
     id: int
     code: str
     name: str
@@ -106,4 +109,5 @@ def schedules_in_force(db_session: Session, period: Period) -> list[int]:
 
 
 def clock(value: dt.time) -> str:
+    """09:30, as schedules print times."""
     return value.strftime("%H:%M")
