@@ -44,8 +44,9 @@ from checkonce.scheduler.team import Staffer
 Progress = Callable[[str, float], None]
 
 # Cost units of the calendar flow: a day that is not the district's joint-inspection day
-# costs NON_ANCHOR; leaving a visit to the repair stage costs UNPLACED; triggered tasks pay
-# per day of delay so they are never held back to wait for a merge.
+# costs NON_ANCHOR; leaving a visit to the repair stage costs UNPLACED; a visit holding a
+# triggered task pays per day of delay, so it goes as early as its merged window allows
+# and never past the task's due day (the window's end).
 ANCHOR_PERIOD = 5
 # Share of a branch's inspector-minutes the calendar may plan for visits it leads. Measured
 # on M (seed 1): 0.5 spreads work thin (+14 % inspector-days), 2.0 concentrates it so much
@@ -326,23 +327,14 @@ class Solver:
             members = [first]
             minutes: dict[str, int] = defaultdict(int)
             minutes[first.department] += first.minutes
-            # Triggered tasks are never delayed to wait for a merge (DESIGN.md "Rules"):
-            # nothing may join that pushes the visit past a triggered member's first day.
-            release = lo if not first.routine else None
             rest = []
             for item in remaining[1:]:
                 task, t_lo, _t_hi = item
                 fits = minutes[task.department] + task.minutes <= limit
-                new_lo = max(lo, t_lo)
-                on_time = (release is None or new_lo <= release) and (
-                    task.routine or new_lo == t_lo
-                )
-                if t_lo <= point and first.mergeable and task.mergeable and fits and on_time:
+                if t_lo <= point and first.mergeable and task.mergeable and fits:
                     members.append(task)
                     minutes[task.department] += task.minutes
-                    lo = new_lo
-                    if not task.routine:
-                        release = t_lo if release is None else min(release, t_lo)
+                    lo = max(lo, t_lo)
                 else:
                     rest.append(item)
             groups.append(Group(enterprise=enterprise, tasks=members, lo=lo, hi=point))

@@ -185,9 +185,8 @@ def test_generated_instance_is_clean_and_at_the_bound(tiny_instance):
     schedule = solve(tiny_instance, seed=tiny_instance.seed)
     report = verify(tiny_instance, schedule)
     assert report.ok, [v.message for v in report.violations]
-    # The stabbing bound ignores that triggered tasks may not wait for a merge; on 60
-    # tasks each such task is 3 % (on L the whole effect stays under 1 %).
-    assert report.metrics["visits"] <= 1.10 * report.metrics["lb_visits"]
+    # T is tiny and rural teams are thin: one split visit is already 3 %.
+    assert report.metrics["visits"] <= 1.05 * report.metrics["lb_visits"]
     assert schedule.metrics["visits"] == report.metrics["visits"]
     assert schedule.metrics["scheduled"] + len(schedule.unscheduled) == len(tiny_instance.tasks)
 
@@ -218,25 +217,3 @@ def test_caps_choose_the_most_tasks(instance_json):
     assert verify(instance, schedule).ok
     e1 = [v for v in schedule.visits if v.enterprise == "E1"]
     assert len(e1) == 1 and set(e1[0].tasks) == {"T1", "T2"}
-
-
-def test_triggered_task_is_not_delayed_to_wait_for_a_merge(instance_json):
-    # T3 (triggered, E2, from the 2nd) and a routine task of E2 that only opens on the 4th:
-    # merging would hold T3 back two days, so they go separately and T3 goes on the 2nd.
-    instance_json["tasks"].append(
-        {
-            "id": "T4",
-            "enterprise": "E2",
-            "department": "SAMR",
-            "kind": "random",
-            "window": ["2026-03-04", "2026-03-13"],
-            "minutes": 30,
-            "team": 2,
-        }
-    )
-    instance = Instance.from_json(instance_json)
-    schedule = solve(instance, seed="x")
-    assert verify(instance, schedule).ok
-    day_of = {t: v.day for v in schedule.visits for t in v.tasks}
-    assert day_of["T3"] == "2026-03-02"
-    assert day_of["T4"] != day_of["T3"]
