@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from inspect import signature
 
 import typer
+
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def served_app():
@@ -54,6 +57,12 @@ def register(app: typer.Typer) -> None:
             # Worker processes share one metrics folder so /metrics adds them all up; it must
             # be set before any worker imports prometheus_client.
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="checkonce-metrics-")
+        options = {}
+        if "timeout_worker_healthcheck" in signature(uvicorn.run).parameters:
+            # uvicorn kills a worker that does not answer its health check in time (5 s by
+            # default); a worker still importing the solver and map libraries on a busy
+            # machine is slow, not hung, and would be restarted over and over.
+            options["timeout_worker_healthcheck"] = WORKER_HEALTHCHECK_SECONDS
         uvicorn.run(
             "checkonce.cli.serve:served_app",
             factory=True,
@@ -61,4 +70,5 @@ def register(app: typer.Typer) -> None:
             port=port,
             workers=workers,
             log_config=None,
+            **options,
         )
