@@ -61,8 +61,13 @@ def test_two_runners_started_one_runs_each_job_once(fresh_engine):
         assert roles == ["runner", "standby"]
         runner, standby = (a, b) if a.role == "runner" else (b, a)
         jobs = load_jobs()
-        scheduled = {job.id for job in runner.scheduler.get_jobs()}
-        assert scheduled == set(jobs)
+        scheduled = {job.id: job for job in runner.scheduler.get_jobs()}
+        assert set(scheduled) == set(jobs)
+        for name, job in scheduled.items():
+            # Missed starts (server down) run once, within each job's grace time.
+            assert job.coalesce and job.max_instances == 1
+            assert job.misfire_grace_time == jobs[name].misfire_grace_time > 0
+            assert str(job.trigger.timezone) == "Asia/Shanghai"
         with session_scope(fresh_engine) as session:
             stored = session.scalar(select(func.count()).select_from(apscheduler_jobs))
         assert stored == len(jobs)  # the job store is the database's apscheduler_jobs table

@@ -176,3 +176,42 @@ def test_visit_jobs_skip_a_holiday_and_run_on_a_make_up_saturday(db_session, run
     assert friday.status == "ok" and friday.counts["day"] == "2026-10-10"
     runs = s.scalars(select(JobRun.status).order_by(JobRun.id)).all()
     assert runs == ["skipped", "skipped", "ok", "ok"]
+
+
+class BrokenGateway:
+    """A delivery channel whose gateway is down."""
+
+    name = "sms"
+
+    def deliver(self, notification) -> None:
+        raise ConnectionError("SMS gateway unreachable")
+
+
+def test_a_failing_channel_leaves_the_notice_recorded_as_failed(db_session, run, job_settings):
+    s = db_session
+    v1 = published(s)
+    first = min(v.day for v in v1.visits)
+    evening = max(d for d in CALENDAR.workdays(first - dt.timedelta(days=7), first) if d < first)
+    settings = job_settings.model_copy(
+        update={"notification_channel": "tests.jobs.test_visit_jobs:BrokenGateway"}
+    )
+    result = run("next_workday", at(f"{evening}T20:00"), settings=settings)
+    # The job succeeds (routes and codes are done); each notice keeps its delivery error.
+    assert result.status == "ok" and result.counts["notices_failed"] == result.counts["notices"] > 0
+    notes = list(s.scalars(select(Notification)))
+    assert all(n.status == "failed" and n.channel == "sms" for n in notes)
+    assert all("SMS gateway unreachable" in n.error for n in notes)
+
+
+def test_a_check_in_counts_in_the_metrics(db_session):
+    from tests.visits import test_checkin as c
+
+    s = db_session
+    firm = f.enterprise(s)
+    team = [f.inspector(s, "SAMR"), f.inspector(s, "SAMR")]
+    c.visit(s, firm, team)
+    planned = metrics.CHECKINS.labels(outcome="planned")._value.get()
+    request = c.request(s, firm)
+    c.do_check_in(s, team[0], request)
+    c.do_check_in(s, team[0], request)  # a phone's retry: replayed, not counted again
+    assert metrics.CHECKINS.labels(outcome="planned")._value.get() == planned + 1
