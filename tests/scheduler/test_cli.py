@@ -67,7 +67,11 @@ def test_bad_input_gives_chinese_errors_not_tracebacks(tmp_path, instance_json):
 
 
 def test_bench_run_prints_the_comparison_table(tmp_path, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "200")  # the whole table, not a folded one
+    # The whole table, not a folded one: the shared console read its width at import,
+    # possibly before this test, so set it rather than the COLUMNS variable.
+    from checkonce.cli import console
+
+    monkeypatch.setattr(console, "width", 200)
     instance = tmp_path / "instance.json"
     assert (
         invoke(["bench", "generate", "--size", "T", "--seed", "5", "--out", str(instance)])[0] == 0
