@@ -61,7 +61,7 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
     assert m["lb_visits"] <= m["visits"] < m["tasks"]
     quo = run.baselines["status_quo"]
     assert m["visits"] < quo["visits"]  # merging cuts enterprise entries
-    assert m["visits"] <= run.baselines["greedy"]["visits"]
+    assert set(run.baselines) == {"status_quo"}
     schedule = json.loads(run.files["schedule"].read_text(encoding="utf-8"))
     assert schedule["schema"] == "checkonce.schedule/1"
     assert all(u["reason"] for u in schedule["unscheduled"])
