@@ -9,8 +9,9 @@ import itertools
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from checkonce.plans.models import InspectionTask, Plan, PlanTask
 from checkonce.registry.creditcode import make_credit_code
-from checkonce.registry.models import Department, Enterprise, Inspector
+from checkonce.registry.models import CheckItem, Department, Enterprise, Inspector
 
 _serial = itertools.count(1)
 # A point inside 雁塔区 (610113), near the Big Wild Goose Pagoda.
@@ -161,8 +162,6 @@ def visit_with_tasks(
 ):
     """A visit of `firm` on `day` by `team`, one key task per item, in a published schedule
     version of its own period (built directly, no solver)."""
-    from checkonce.plans.models import InspectionTask, Plan, PlanTask
-    from checkonce.registry.models import CheckItem
     from checkonce.visits.models import ScheduleVersion, Visit, VisitInspector, VisitTask
 
     n = next(_visit_serial)
@@ -173,42 +172,7 @@ def visit_with_tasks(
     session.flush()
     tasks = []
     for code in items:
-        item = session.scalars(select(CheckItem).where(CheckItem.code == code)).one()
-        plan = Plan(
-            department_id=item.department_id,
-            period=str(day.year),
-            year=day.year,
-            version=5000 + next(_visit_serial),
-            state="approved",
-            created_by="department:test",
-        )
-        session.add(plan)
-        session.flush()
-        plan_task = PlanTask(
-            plan_id=plan.id,
-            position=0,
-            kind="key",
-            window_start=day - dt.timedelta(days=30),
-            window_end=day + dt.timedelta(days=30),
-        )
-        session.add(plan_task)
-        session.flush()
-        task = InspectionTask(
-            plan_id=plan.id,
-            plan_task_id=plan_task.id,
-            enterprise_id=firm.id,
-            department_id=item.department_id,
-            item_id=item.id,
-            kind="key",
-            year=day.year,
-            window_start=plan_task.window_start,
-            window_end=plan_task.window_end,
-            minutes=60,
-            team=2,
-        )
-        session.add(task)
-        session.flush()
-        tasks.append(task)
+        tasks.append(inspection_task(session, firm, code, day))
     row = Visit(
         schedule_id=version.id,
         code=f"F{n:05d}",
@@ -227,3 +191,43 @@ def visit_with_tasks(
         session.add(VisitInspector(visit_id=row.id, inspector_id=person.id, position=position))
     session.flush()
     return row
+
+
+def inspection_task(session: Session, firm: Enterprise, item_code: str, day: dt.date):
+    """An approved key task of `item_code` at `firm` (its own plan), window day ± 30 days."""
+    item = session.scalars(select(CheckItem).where(CheckItem.code == item_code)).one()
+    plan = Plan(
+        department_id=item.department_id,
+        period=str(day.year),
+        year=day.year,
+        version=5000 + next(_visit_serial),
+        state="approved",
+        created_by="department:test",
+    )
+    session.add(plan)
+    session.flush()
+    plan_task = PlanTask(
+        plan_id=plan.id,
+        position=0,
+        kind="key",
+        window_start=day - dt.timedelta(days=30),
+        window_end=day + dt.timedelta(days=30),
+    )
+    session.add(plan_task)
+    session.flush()
+    task = InspectionTask(
+        plan_id=plan.id,
+        plan_task_id=plan_task.id,
+        enterprise_id=firm.id,
+        department_id=item.department_id,
+        item_id=item.id,
+        kind="key",
+        year=day.year,
+        window_start=plan_task.window_start,
+        window_end=plan_task.window_end,
+        minutes=60,
+        team=2,
+    )
+    session.add(task)
+    session.flush()
+    return task

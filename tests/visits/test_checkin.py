@@ -12,8 +12,6 @@ import pytest
 from sqlalchemy import func, select
 
 from checkonce.errors import Conflict
-from checkonce.plans.models import InspectionTask, Plan, PlanTask
-from checkonce.registry.models import CheckItem
 from checkonce.visits import codes
 from checkonce.visits.checkin import (
     CheckinRefused,
@@ -48,42 +46,7 @@ def schedule(session, state: str = "published") -> ScheduleVersion:
 
 def inspection_task(session, firm, item_code: str = "SAMR-SP-001", day: dt.date = TODAY):
     """An approved-plan task of `item_code` at `firm` whose window holds `day`."""
-    item = session.scalars(select(CheckItem).where(CheckItem.code == item_code)).one()
-    plan = Plan(
-        department_id=item.department_id,
-        period=str(day.year),
-        year=day.year,
-        version=1000 + next(_serial),
-        state="approved",
-        created_by="department:test",
-    )
-    session.add(plan)
-    session.flush()
-    plan_task = PlanTask(
-        plan_id=plan.id,
-        position=0,
-        kind="key",
-        window_start=day - dt.timedelta(days=30),
-        window_end=day + dt.timedelta(days=30),
-    )
-    session.add(plan_task)
-    session.flush()
-    task = InspectionTask(
-        plan_id=plan.id,
-        plan_task_id=plan_task.id,
-        enterprise_id=firm.id,
-        department_id=item.department_id,
-        item_id=item.id,
-        kind="key",
-        year=day.year,
-        window_start=plan_task.window_start,
-        window_end=plan_task.window_end,
-        minutes=60,
-        team=2,
-    )
-    session.add(task)
-    session.flush()
-    return task
+    return f.inspection_task(session, firm, item_code, day)
 
 
 def visit(
