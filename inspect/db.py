@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,9 +78,12 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
-    session = session_factory(engine)()
+def transaction(sessions: Callable[[], Session]) -> Iterator[Session]:
+    """A session from `sessions` that commits on success and rolls back on any error.
+
+    The one commit-or-rollback rule of the project: CLI commands, API requests, jobs and
+    background generation all go through it."""
+    session = sessions()
     try:
         yield session
         session.commit()
@@ -89,3 +92,8 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def session_scope(engine: Engine):
+    """`transaction` on a new session of `engine`."""
+    return transaction(session_factory(engine))

@@ -15,21 +15,15 @@ from sqlalchemy.orm import Session
 
 from checkonce.auth.models import ROLE_NAMES
 from checkonce.auth.service import AuthError, Forbidden, Principal, read_token
+from checkonce.db import transaction
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def get_db(request: Request) -> Iterator[Session]:
     """One session per request: committed when the handler succeeds, rolled back otherwise."""
-    session = request.app.state.sessions()
-    try:
+    with transaction(request.app.state.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

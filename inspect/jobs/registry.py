@@ -22,8 +22,7 @@ import socket
 import time
 import traceback
 import zoneinfo
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from checkonce.calendar import WorkCalendar
 from checkonce.config import Settings
-from checkonce.db import session_factory
+from checkonce.db import session_factory, transaction
 from checkonce.errors import CheckOnceError, NotFound
 from checkonce.jobs import metrics
 from checkonce.jobs.locks import make_lock
@@ -155,22 +154,8 @@ def _host() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:120]
 
 
-@contextmanager
-def _scope(sessions: SessionMaker) -> Iterator[Session]:
-    """A session of `sessions` committed on success, rolled back on any error."""
-    session = sessions()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
 def _start_run(sessions: SessionMaker, name: str, trigger: str, now: dt.datetime) -> int:
-    with _scope(sessions) as session:
+    with transaction(sessions) as session:
         run = JobRun(
             name=name,
             trigger=trigger,
@@ -184,7 +169,7 @@ def _start_run(sessions: SessionMaker, name: str, trigger: str, now: dt.datetime
 
 
 def _finish_run(sessions: SessionMaker, run_id: int, **values: Any) -> JobRun:
-    with _scope(sessions) as session:
+    with transaction(sessions) as session:
         # Write before reading: on SQLite a transaction that reads first and then writes
         # fails at once ("database is locked") if another connection wrote in between.
         session.execute(update(JobRun).where(JobRun.id == run_id).values(**values))
@@ -242,7 +227,7 @@ def run_job(
         try:
             if spec.workdays_only and not calendar.is_workday(moment.date()):
                 raise JobSkipped(f"{moment.date().isoformat()} 不是工作日")
-            with _scope(sessions) as session:
+            with transaction(sessions) as session:
                 ctx = JobContext(
                     db_session=session,
                     now=moment,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from checkonce.calendar import WorkCalendar
+from checkonce.db import transaction
 from checkonce.errors import CheckOnceError, NotFound
 from checkonce.policy import Policy
 from checkonce.visits import service
@@ -119,8 +120,7 @@ def run_job(
             prep, time_limit=request.time_limit, workers=request.workers, progress=progress
         )
         progress("store", 0.0)
-        session = sessions()
-        try:
+        with transaction(sessions) as session:
             version = service.store_generation(db_session=session, prep=prep, outcome=outcome)
             job = session.get(ScheduleJob, job_id)
             if job is not None:
@@ -134,12 +134,6 @@ def run_job(
                     f"已生成 {version.period} 第 {version.version} 版：{len(version.visits)} 次检查，"
                     f"{len(version.unscheduled)} 项未排，{clean}"
                 )
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
     except CheckOnceError as exc:
         _update(
             sessions,
