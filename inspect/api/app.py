@@ -10,7 +10,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -41,6 +41,18 @@ def _field_path(loc: tuple) -> str:
     return ".".join(str(part) for part in loc if part not in ("body", "query", "path"))
 
 
+def _is_page(request: Request) -> bool:
+    """A request for a page (an HTML answer) rather than the JSON API or operations."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/docs", "/openapi"))
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    from checkonce.api.pages.web import render
+
+    return render(request, "pages/error.html", {"message": message}, status_code=status)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """An application bound to `engine` (default: the configured database)."""
     settings = settings or get_settings()
@@ -57,24 +69,30 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.sessions = session_factory(engine)
 
     @app.exception_handler(CheckOnceError)
-    async def domain_error(_request: Request, exc: CheckOnceError) -> JSONResponse:
+    async def domain_error(request: Request, exc: CheckOnceError) -> Response:
+        if _is_page(request):
+            return error_page(request, exc.status, exc.message)
         details = None
         if isinstance(exc, ImportRejected):
             details = [{"row": e.row, "field": e.field, "reason": e.reason} for e in exc.errors]
         return _error(exc.status, exc.code, exc.message, details)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         details = [
             {"field": _field_path(tuple(e.get("loc", ()))), "reason": e.get("msg", "")}
             for e in exc.errors()
         ]
         fields = "、".join(d["field"] for d in details if d["field"]) or "请求"
+        if _is_page(request):
+            return error_page(request, 422, f"输入有误：{fields}")
         return _error(422, "invalid_request", f"请求参数有误：{fields}", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+        if _is_page(request):
+            return error_page(request, exc.status_code, message)
         return _error(exc.status_code, f"http_{exc.status_code}", message)
 
     @app.exception_handler(DataError)
@@ -111,6 +129,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for module in (findings, fees, results):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(code_pages.router)  # /e/<token> and /v/<token> pages
+    from checkonce.api import pages
+
+    pages.install(app)  # the server-rendered pages and /static
     from checkonce.maps.assets import VENDOR_URL, vendor_app
 
     app.mount(VENDOR_URL, vendor_app(), name="vendor")  # Leaflet for map pages, no CDN

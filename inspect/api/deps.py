@@ -13,6 +13,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from checkonce.api.cookies import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
 from checkonce.auth.models import ROLE_NAMES
 from checkonce.auth.service import AuthError, Forbidden, Principal, read_token
 from checkonce.db import transaction
@@ -30,9 +31,20 @@ SessionDep = Annotated[Session, Depends(get_db)]
 
 
 def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
-    if not token:
+    """The caller from the Bearer token, else from the pages' session cookie (then an unsafe
+    method must carry the page's CSRF token)."""
+    secret = request.app.state.settings.secret_key
+    if token:
+        return read_token(token, secret=secret)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
         raise AuthError("请先登录")
-    return read_token(token, secret=request.app.state.settings.secret_key)
+    principal = read_token(cookie, secret=secret)
+    if request.method not in SAFE_METHODS and not csrf_ok(
+        request, request.headers.get(CSRF_HEADER)
+    ):
+        raise Forbidden("页面已过期或来源不明，请刷新页面后重试")
+    return principal
 
 
 class Allow:

@@ -122,6 +122,27 @@ def create_user(
     return user
 
 
+def change_password(
+    *, db_session: Session, user_id: int, current: str, new: str, repeated: str
+) -> User:
+    """Change a user's own password: the current one must be right, the new one long enough,
+    typed twice alike and different from the current one."""
+    user = db_session.get(User, user_id)
+    if user is None or not user.active:
+        raise AuthError("登录已失效，请重新登录")
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise CheckOnceError("当前密码不正确", code="wrong_password") from None
+    if new != repeated:
+        raise CheckOnceError("两次输入的新密码不一致", code="password_mismatch")
+    if new == current:
+        raise CheckOnceError("新密码不能与当前密码相同", code="password_unchanged")
+    user.password_hash = hash_password(new)
+    db_session.flush()
+    return user
+
+
 def _recent_failures(db_session: Session, column, value: str, now: dt.datetime) -> int:
     return (
         db_session.scalar(
