@@ -1,6 +1,7 @@
 """Server-rendered pages for every user, beside the JSON API: coordinators, bureaus,
-inspectors (phone), enterprises (phone) and the public. One module per group of users;
-`install(app)` mounts them with the static files and the page error handlers."""
+inspectors (phone), enterprises (phone) and the public. One module per group of users, each
+with a `router`; `install(app)` mounts every such module of this package with the static
+files and the page error handlers."""
 
 from __future__ import annotations
 
@@ -17,16 +18,12 @@ from checkonce.api.pages.web import (
     set_session,
 )
 
-PAGE_MODULES = ("account",)
-
 
 def install(app: FastAPI) -> None:
     """Mount the page routers, /static and the handlers that turn a missing login into a
     redirect to the login page and a wrong role into a 403 page."""
-    from importlib import import_module
-
-    for name in PAGE_MODULES:
-        app.include_router(import_module(f"checkonce.api.pages.{name}").router)
+    for module in page_modules():
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(LoginRequired)
@@ -51,3 +48,16 @@ def _quote(path: str) -> str:
     from urllib.parse import quote
 
     return quote(path, safe="/")
+
+
+def page_modules() -> list:
+    """The modules of this package that define a page `router`, in name order."""
+    import pkgutil
+    from importlib import import_module
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        module = import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "router"):
+            found.append(module)
+    return found
