@@ -366,10 +366,41 @@ def demo_accounts(
     )
     run.files["poster"] = poster
     run.links["enterprise_page"] = url
+    run.links["route_day"] = first_day.isoformat()
+    run.links["route_inspector"] = inspector.code
     run.links["first_visit"] = (
         f"{visit.code}：{visit.day} {firm.name}，{len(visit.tasks)} 项检查、"
         f"{len(visit.team)} 名执法人员，带队 {inspector.name}"
     )
+
+
+def write_maps(session: Session, juris: Jurisdiction, run: DemoRun, folder: Path) -> None:
+    """The coverage map of the demo period and, when there are demo accounts, the route of the
+    demo inspector's first day: single HTML files that open without a network."""
+    from checkonce.maps.assets import AssetMode
+    from checkonce.maps.base import render_html
+    from checkonce.maps.coverage import CoverageFilter, coverage_data, coverage_map
+    from checkonce.maps.routes import RouteFilter, route_data, route_map
+
+    if run.schedule_id is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    coverage = coverage_data(
+        db_session=session, jurisdiction=juris, filters=CoverageFilter(PERIOD, None, None)
+    )
+    path = folder / "coverage.html"
+    path.write_text(render_html(coverage_map(coverage, juris), AssetMode.INLINE), encoding="utf-8")
+    run.files["coverage_map"] = path
+    run.metrics["enterprises_visited"] = coverage.visited
+    run.metrics["enterprises"] = coverage.enterprises
+    if "route_inspector" in run.links:
+        day = dt.date.fromisoformat(run.links["route_day"])
+        route = route_data(
+            db_session=session, filters=RouteFilter(day, run.links["route_inspector"], None)
+        )
+        path = folder / "route.html"
+        path.write_text(render_html(route_map(route, juris), AssetMode.INLINE), encoding="utf-8")
+        run.files["route_map"] = path
 
 
 def run_demo(
@@ -402,6 +433,7 @@ def run_demo(
     schedule(session, policy, calendar, out, run, seed=seed, time_limit=time_limit, workers=workers)
     if secret_key:
         demo_accounts(session, run, out, secret_key=secret_key, base_url=base_url)
+    write_maps(session, juris, run, out / "maps")
     run.metrics["plans"] = len(run.plans)
     run.metrics["approved_plans"] = session.query(Plan).filter(Plan.state == "approved").count()
     return run

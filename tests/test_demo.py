@@ -16,6 +16,7 @@ from checkonce.auth.models import User
 from checkonce.calendar import WorkCalendar
 from checkonce.config import packaged_data_dir
 from checkonce.db import session_scope
+from checkonce.maps.assets import outside_references
 from checkonce.demo import run_demo
 from checkonce.policy import load_policy
 from checkonce.registry.demo import DemoSizes
@@ -84,3 +85,8 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
     # the poster scans to the enterprise page
     decoded = zxingcpp.read_barcodes(Image.open(run.files["poster"]))
     assert decoded and decoded[0].text == run.links["enterprise_page"]
+    # the maps are written for offline viewing: Leaflet inlined, nothing from the internet
+    coverage = run.files["coverage_map"].read_text(encoding="utf-8")
+    assert "L.map(" in coverage and outside_references(coverage) == []
+    assert 0 < run.metrics["enterprises_visited"] <= run.metrics["enterprises"] == 1500
+    assert run.files["route_map"].stat().st_size > 10_000

@@ -157,6 +157,13 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
         console.print(f"  checkonce draw verify --file {first_draw}")
     console.print("  checkonce plans list")
     console.print("  checkonce schedule list")
+    if "coverage_map" in run.files:
+        console.print(
+            f"地图（离线可直接用浏览器打开）：{run.files['coverage_map']}"
+            f"（{PERIOD} 有检查的企业 {m['enterprises_visited']:,}/{m['enterprises']:,}）"
+        )
+    if "route_map" in run.files:
+        console.print(f"  执法路线：{run.files['route_map']}")
     if run.accounts:
         from checkonce.demo import DEMO_PASSWORD
 
@@ -164,14 +171,22 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
             f"\n已发布排程版本 {run.schedule_id}。首个联合检查：{run.links['first_visit']}"
         )
         console.print(f"企业码海报：{run.files['poster']}")
+        console.print("打开网页：先运行 checkonce serve，再用浏览器打开（手机页面可用窄窗口）：")
+        pages = {
+            "admin": "/coordinator",
+            "coordinator": "/coordinator",
+            "bureau": "/bureau/tasks",
+            "inspector": f"/inspector?day={run.links['route_day']}",
+            "enterprise": "/enterprise/history",
+        }
+        base = "http://127.0.0.1:8000"
+        for name, role in run.accounts:
+            console.print(f"  {base}{pages[role]}  账号 {name}（{role}）", highlight=False)
         console.print(
-            f"演示账号（密码均为 {DEMO_PASSWORD}）："
-            + "、".join(f"{name}（{role}）" for name, role in run.accounts)
+            f"  演示账号密码均为 {DEMO_PASSWORD}；公开信息：{base}/public", highlight=False
         )
-        console.print("打开网页：")
-        console.print("  checkonce serve        # 然后在浏览器打开 http://127.0.0.1:8000/docs")
-        console.print(f"  企业码页面（扫码入企）：{run.links['enterprise_page']}")
-        console.print("  公开计划：http://127.0.0.1:8000/api/v1/public/plans")
+        console.print(f"  企业码页面（扫码入企）：{run.links['enterprise_page']}", highlight=False)
+        console.print(f"  接口文档：{base}/docs", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
