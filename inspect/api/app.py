@@ -129,12 +129,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     for module in (findings, fees, results):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(code_pages.router)  # /e/<token> and /v/<token> pages
+    from checkonce.maps.assets import VENDOR_URL, vendor_app
+
+    # Before the pages' /static mount: /static/vendor lies under it, and the first matching
+    # mount wins (after it, every Leaflet file was a 404 and the maps drew nothing).
+    app.mount(VENDOR_URL, vendor_app(), name="vendor")  # Leaflet for map pages, no CDN
     from checkonce.api import pages
 
     pages.install(app)  # the server-rendered pages and /static
-    from checkonce.maps.assets import VENDOR_URL, vendor_app
-
-    app.mount(VENDOR_URL, vendor_app(), name="vendor")  # Leaflet for map pages, no CDN
 
     from checkonce.jobs import web as operations
 
