@@ -11,10 +11,13 @@ minutes after midnight (ints); `to_json` writes them back as "HH:MM".
 
 from __future__ import annotations
 
+import json
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 INSTANCE_SCHEMA = "checkonce.instance/1"
@@ -52,6 +55,11 @@ def check_date(text: Any, what: str) -> str:
     if parsed.isoformat() != text:
         raise ValueError(f"{what}：日期「{text}」应写作 {parsed.isoformat()}")
     return text
+
+
+def _intern(value: Any) -> Any:
+    """The shared copy of a string (other values unchanged, for the checks to refuse)."""
+    return sys.intern(value) if type(value) is str else value
 
 
 def _require(data: Mapping[str, Any], key: str, what: str) -> Any:
@@ -117,7 +125,7 @@ class Policy:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Department:
     """A law-enforcement bureau (执法部门)."""
 
@@ -136,7 +144,7 @@ class Department:
         return {"id": self.id, "name": self.name}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Enterprise:
     """An enterprise (统一社会信用代码 holder) with its location, opening hours and history."""
 
@@ -173,9 +181,9 @@ class Enterprise:
         if not isinstance(routine, Mapping):
             raise ValueError(f"{what}：routine_this_year 应为对象")
         return cls(
-            id=eid,
+            id=_intern(eid),
             name=str(data.get("name", "")),
-            district=str(_require(data, "district", what)),
+            district=_intern(str(_require(data, "district", what))),
             lat=_number(_require(data, "lat", what), f"{what} lat"),
             lon=_number(_require(data, "lon", what), f"{what} lon"),
             risk=data.get("risk", "B"),
@@ -205,7 +213,7 @@ class Enterprise:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Inspector:
     """An inspector (执法人员) holding an enforcement certificate of one department.
 
@@ -252,7 +260,7 @@ class Inspector:
         district = data.get("district")
         return cls(
             id=iid,
-            department=str(_require(data, "department", what)),
+            department=_intern(str(_require(data, "department", what))),
             lat=_number(_require(data, "lat", what), f"{what} lat"),
             lon=_number(_require(data, "lon", what), f"{what} lon"),
             minutes_per_day=_integer(data.get("minutes_per_day", 480), f"{what} minutes_per_day"),
@@ -278,7 +286,7 @@ class Inspector:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Conflict:
     """A declared inspector–enterprise conflict of interest (回避): a hard exclusion."""
 
@@ -296,7 +304,7 @@ class Conflict:
         return {"inspector": self.inspector, "enterprise": self.enterprise}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Task:
     """One planned inspection of one enterprise by one department (检查任务)."""
 
@@ -338,13 +346,15 @@ class Task:
         mergeable = data.get("mergeable", True)
         if not isinstance(mergeable, bool):
             raise ValueError(f"{what}：mergeable 应为 true/false")
+        # Interned: a province has a million tasks over a few hundred thousand enterprises,
+        # 30 departments and 250 days; one shared string each keeps the instance small.
         return cls(
             id=tid,
-            enterprise=str(_require(data, "enterprise", what)),
-            department=str(_require(data, "department", what)),
-            item=str(data.get("item", "")),
-            kind=data.get("kind", "random"),
-            window=(window[0], window[1]),
+            enterprise=_intern(_require(data, "enterprise", what)),
+            department=_intern(_require(data, "department", what)),
+            item=_intern(data.get("item", "")),
+            kind=_intern(data.get("kind", "random")),
+            window=(_intern(window[0]), _intern(window[1])),
             minutes=_integer(_require(data, "minutes", what), f"{what} minutes"),
             team=_integer(data.get("team", 2), f"{what} team"),
             mergeable=mergeable,
@@ -423,6 +433,11 @@ class Instance:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Instance:
         """Build from the contract's dict; ValueError (Chinese, with ids) on bad input."""
+        return cls._from_json(data, consume=False)
+
+    @classmethod
+    def _from_json(cls, data: Mapping[str, Any], *, consume: bool) -> Instance:
+        """`from_json`; with `consume`, each raw JSON object is dropped once converted."""
         if not isinstance(data, Mapping):
             raise ValueError("实例：顶层应为 JSON 对象")
         schema = data.get("schema")
@@ -439,6 +454,15 @@ class Instance:
                 raise ValueError(f"实例：{key} 应为数组")
             return value
 
+        def convert(key: str, build: Any) -> tuple[Any, ...]:
+            raw = items(key)
+            out = []
+            for k, entry in enumerate(raw):
+                out.append(build(entry))
+                if consume:
+                    raw[k] = None
+            return tuple(out)
+
         return cls(
             name=str(data.get("name", "")),
             workdays=_str_list(_require(data, "workdays", "实例"), "workdays"),
@@ -447,11 +471,11 @@ class Instance:
             speed_kmh=_number(travel.get("speed_kmh", 25.0), "travel.speed_kmh"),
             detour=_number(travel.get("detour", 1.3), "travel.detour"),
             policy=Policy.from_json(data.get("policy", {})),
-            departments=tuple(Department.from_json(d) for d in items("departments")),
-            enterprises=tuple(Enterprise.from_json(e) for e in items("enterprises")),
-            inspectors=tuple(Inspector.from_json(i) for i in items("inspectors")),
-            conflicts=tuple(Conflict.from_json(c) for c in items("conflicts")),
-            tasks=tuple(Task.from_json(t) for t in items("tasks")),
+            departments=convert("departments", Department.from_json),
+            enterprises=convert("enterprises", Enterprise.from_json),
+            inspectors=convert("inspectors", Inspector.from_json),
+            conflicts=convert("conflicts", Conflict.from_json),
+            tasks=convert("tasks", Task.from_json),
             seed=str(data.get("seed", "")),
         )
 
@@ -473,7 +497,17 @@ class Instance:
         }
 
 
-@dataclass(frozen=True)
+def read_instance(path: str | Path) -> Instance:
+    """Load an instance file (INTERCHANGE.md); ValueError (Chinese) on bad input.
+
+    The raw JSON objects are let go one by one as they are converted, so a province-sized
+    file (a million tasks) needs little more than the memory of the instance itself.
+    """
+    data = json.loads(Path(path).read_bytes())
+    return Instance._from_json(data, consume=True)
+
+
+@dataclass(frozen=True, slots=True)
 class Visit:
     """One entry into one enterprise on one day by a (possibly joint) team (联合检查)."""
 
@@ -519,7 +553,7 @@ class Visit:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unscheduled:
     """A task left out, with the reason a coordinator reads and a machine `code`."""
 
