@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 EARTH_RADIUS_KM = 6371.0088
 
 Point = tuple[float, float]
+# Legs remembered by `Travel.minutes` (about 130 bytes each).
+MEMO_LEGS = 1_000_000
 
 
 def haversine_km(a: Point, b: Point) -> float:
@@ -51,12 +53,15 @@ class Travel:
         found = self._memo.get(key)
         if found is None:
             found = 0 if a == b else math.ceil(self.km(a, b) / self.speed_kmh * 60.0 - 1e-9)
-            if len(self._memo) < 4_000_000:
-                self._memo[key] = found
+            if len(self._memo) >= MEMO_LEGS:
+                # Forget everything rather than stop learning: the draw moves through the
+                # year day by day, so recent legs are the ones asked again.
+                self._memo.clear()
+            self._memo[key] = found
         return found
 
 
-@dataclass
+@dataclass(slots=True)
 class DayTimeline:
     """One inspector's working day: home, working-day bounds, budget and the visits so far."""
 
