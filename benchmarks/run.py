@@ -24,7 +24,8 @@ from checkonce.cli.scheduling import bench_table
 from checkonce.scheduler import bench
 from checkonce.scheduler.bounds import lb_visits
 from checkonce.scheduler.generate import generate, write_instance
-from checkonce.scheduler.model import Instance, Schedule
+from checkonce.scheduler.model import Instance, Schedule, read_instance
+from checkonce.scheduler.solve import peak_mb
 
 HERE = Path(__file__).resolve().parent
 console = Console(width=160)
@@ -39,7 +40,7 @@ def load_or_generate(size: str, seed: int) -> tuple[Instance, Path, float, float
         write_instance(generate(size, seed), path)
         generated = time.perf_counter() - started
     started = time.perf_counter()
-    instance = Instance.from_json(json.loads(path.read_text("utf-8")))
+    instance = read_instance(path)
     return instance, path, generated, time.perf_counter() - started
 
 
@@ -77,11 +78,41 @@ def ratios_table(rows: list[bench.Row], instance: Instance) -> Table:
     table.add_row("rotation repeats", str(solver["rotation_repeats"]))
     table.add_row("workload cv", f"{solver['workload_cv']:.3f}")
     if "stage_seconds" in solver:
-        stages = ", ".join(f"{k} {v:.1f}s" for k, v in solver["stage_seconds"].items())
-        table.add_row("solver stages", stages)
+        peaks = solver.get("stage_peak_mb", {})
+        stages = ", ".join(
+            f"{k} {v:.1f}s" + (f" ({peaks[k]} MB)" if k in peaks else "")
+            for k, v in solver["stage_seconds"].items()
+        )
+        table.add_row("solver stages (peak RSS after each)", stages)
+        table.add_row("largest worker process, peak MB", str(solver.get("worker_peak_mb", "")))
         table.add_row("exact CP-SAT pieces", str(solver.get("exact_pieces", "")))
         table.add_row("day groups re-routed", str(solver.get("routed_crew_days", "")))
     return table
+
+
+class StagePrinter:
+    """Prints each solver stage as it starts and ends (seconds, peak RSS), and every
+    PROGRESS_EVERY seconds in between, so a long run shows where its time goes."""
+
+    PROGRESS_EVERY = 30.0
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.stage_started = self.started
+        self.last = self.started
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        now = time.perf_counter()
+        stamp = f"    [{now - self.started:7.1f}s, {peak_mb()} MB peak]"
+        if fraction == 0.0:
+            self.stage_started = self.last = now
+            console.print(f"{stamp} {stage} …", highlight=False)
+        elif fraction >= 1.0 and stage != "done":
+            took = now - self.stage_started
+            console.print(f"{stamp} {stage} done in {took:.1f}s", highlight=False)
+        elif now - self.last >= self.PROGRESS_EVERY:
+            self.last = now
+            console.print(f"{stamp} {stage} {fraction:.0%}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             time_limit=args.time_limit,
             workers=args.workers,
             keep_schedule=args.exact and name == "solver",
+            progress=StagePrinter() if name == "solver" else None,
         )
         rows.append(row)
         console.print(f"  {name}: {row.seconds:.1f}s wall, {row.peak_mb:.0f} MB peak")

@@ -18,6 +18,8 @@ from typing import Any
 
 from checkonce.scheduler.model import Instance, Schedule
 
+Progress = Callable[[str, float], None]
+
 METHODS = ("solver", "greedy", "status_quo")
 
 
@@ -41,13 +43,15 @@ class Row:
 
 
 def _method(
-    name: str, seed: str, time_limit: float, workers: int
+    name: str, seed: str, time_limit: float, workers: int, progress: Progress | None = None
 ) -> Callable[[Instance], Schedule]:
     from checkonce.scheduler import baselines
     from checkonce.scheduler.solve import solve
 
     if name == "solver":
-        return lambda inst: solve(inst, seed=seed, time_limit=time_limit, workers=workers)
+        return lambda inst: solve(
+            inst, seed=seed, time_limit=time_limit, workers=workers, progress=progress
+        )
     if name == "greedy":
         return lambda inst: baselines.greedy_merge(inst, seed=seed)
     if name == "status_quo":
@@ -68,19 +72,32 @@ def _cpu() -> float:
 
 
 def _child(
-    instance: Instance, name: str, seed: str, time_limit: float, workers: int, keep: bool, conn: Any
+    instance: Instance,
+    name: str,
+    seed: str,
+    time_limit: float,
+    workers: int,
+    keep: bool,
+    conn: Any,
+    progress: Progress | None,
 ) -> None:
     from checkonce.scheduler.verify import verify
 
     started = time.perf_counter()
     cpu_before = _cpu()
-    schedule = _method(name, seed, time_limit, workers)(instance)
+    schedule = _method(name, seed, time_limit, workers, progress)(instance)
     seconds = time.perf_counter() - started
     cpu = _cpu() - cpu_before
     peak = _peak_mb()
     report = verify(instance, schedule)
     metrics = dict(report.metrics)
-    for key in ("stage_seconds", "exact_pieces", "routed_crew_days"):
+    for key in (
+        "stage_seconds",
+        "stage_peak_mb",
+        "worker_peak_mb",
+        "exact_pieces",
+        "routed_crew_days",
+    ):
         if key in schedule.metrics:
             metrics[key] = schedule.metrics[key]
     conn.send(
@@ -105,12 +122,18 @@ def run_method(
     time_limit: float = 60.0,
     workers: int = 1,
     keep_schedule: bool = False,
+    progress: Progress | None = None,
 ) -> Row:
-    """Run one method in a forked child; returns its row (verifier metrics, time, memory)."""
+    """Run one method in a forked child; returns its row (verifier metrics, time, memory).
+
+    `progress(stage, fraction)` is called in the child as the solver's stages advance
+    (the child is forked, so any callable works).
+    """
     context = multiprocessing.get_context("fork")
     parent, child = context.Pipe(duplex=False)
     process = context.Process(
-        target=_child, args=(instance, name, seed, time_limit, workers, keep_schedule, child)
+        target=_child,
+        args=(instance, name, seed, time_limit, workers, keep_schedule, child, progress),
     )
     process.start()
     child.close()

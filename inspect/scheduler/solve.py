@@ -33,7 +33,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
 
 from checkonce.scheduler.bounds import lb_visits, workday_range
 from checkonce.scheduler.model import Instance, Schedule, Task, Unscheduled, Visit
@@ -43,19 +42,30 @@ from checkonce.scheduler.team import Staffer
 
 Progress = Callable[[str, float], None]
 
-# Cost units of the calendar flow: a day that is not the district's joint-inspection day
-# costs NON_ANCHOR; leaving a visit to the repair stage costs UNPLACED; a visit holding a
+# Cost units of the calendar flow: each day costs its index (earlier first, the same order
+# for every visit of a branch); a day that is not the district's joint-inspection day
+# costs NON_ANCHOR more; leaving a visit to the repair stage costs UNPLACED; a visit holding a
 # triggered task pays per day of delay, so it goes as early as its merged window allows
 # and never past the task's due day (the window's end).
 ANCHOR_PERIOD = 5
-# Share of a branch's inspector-minutes the calendar may plan for visits it leads. Measured
-# on M (seed 1): 0.5 spreads work thin (+14 % inspector-days), 2.0 concentrates it so much
-# that remote inspectors are drawn (+6 % travel); 1.0 balances the two.
-CAPACITY_SHARE = 1.0
+# Share of a branch's inspector-minutes (over the estimated minutes per visit, joint
+# visits counted) the calendar may plan a day. Days are filled in order, and the draw is
+# random, so only a full day packs several visits into one inspector's day. Measured on
+# L (seed 1): 1.0 gives 108.5k inspector-days and 1.86M km, 1.3 gives 104.3k and 1.93M,
+# 2.0 on M sends a quarter more work to remote inspectors (+12 % km) for little gain.
+CAPACITY_SHARE = 1.3
 NON_ANCHOR = 10
 UNPLACED = 100_000
 TRIGGERED_DELAY = 50
 MAX_CANDIDATES = 8
+# Later anchor days, evenly spaced, offered besides the first MAX_CANDIDATES.
+LATE_CANDIDATES = 4
+# Calendar passes, and the cost of sending another department out for one joint visit
+# (in days of delay: 100 moves a joint visit up to 20 anchor days to a day the other
+# department works in the district anyway). Measured on M: 30 → 25.5k inspector-days,
+# 100 → 25.2k; a third pass changes nothing.
+CALENDAR_PASSES = 2
+JOINT_PENALTY = 100
 # Days tried, nearest first, for a visit that cannot be staffed on its day.
 REPAIR_DAYS = 60
 # Below this many enterprise pieces a process pool costs more than it saves.
@@ -65,9 +75,14 @@ PARALLEL_PIECES = 64
 TRAVEL_MARGIN = 40
 
 
-@dataclass
+@dataclass(slots=True)
 class Group:
-    """A planned visit before staffing: one enterprise, its tasks and its feasible days."""
+    """A planned visit before staffing: one enterprise, its tasks and its feasible days.
+
+    What the calendar and the draw ask of a group again and again (routine or triggered,
+    each department's share of minutes, the lead) is computed once here: at a million
+    tasks, recomputing it per question was a good part of the solve.
+    """
 
     enterprise: str
     tasks: list[Task]
@@ -77,49 +92,58 @@ class Group:
     fixed: bool = False
     vid: str = ""
     candidates: list[int] = field(default_factory=list)
+    routine: bool = field(init=False)
+    triggered: bool = field(init=False)
+    routine_per_department: dict[str, int] = field(init=False)
+    share: dict[str, int] = field(init=False)
+    _lead: str = field(init=False)
+    _needs: dict[str, int] | None = field(init=False, default=None)
 
-    @cached_property
-    def routine(self) -> bool:
-        return any(t.kind != "triggered" for t in self.tasks)
-
-    @cached_property
-    def triggered(self) -> bool:
-        return any(t.kind == "triggered" for t in self.tasks)
+    def __post_init__(self) -> None:
+        share: dict[str, int] = {}
+        routine: dict[str, int] = {}
+        triggered = False
+        for task in self.tasks:
+            share[task.department] = share.get(task.department, 0) + task.minutes
+            if task.kind == "triggered":
+                triggered = True
+            else:
+                routine[task.department] = routine.get(task.department, 0) + 1
+        self.share = share
+        self.routine_per_department = routine
+        self.routine = bool(routine)
+        self.triggered = triggered
+        self._lead = min(share, key=lambda d: (-share[d], d))
 
     def needs(self, min_team: int) -> dict[str, int]:
         """Inspectors required per department (the largest team of its tasks)."""
-        need: dict[str, int] = {}
-        for task in self.tasks:
-            need[task.department] = max(need.get(task.department, 0), task.team)
-        short = min_team - sum(need.values())
-        if short > 0:
-            need[self.lead()] += short
-        return need
-
-    @cached_property
-    def routine_per_department(self) -> dict[str, int]:
-        """Routine tasks per department: what the per-department yearly cap counts."""
-        per: dict[str, int] = defaultdict(int)
-        for task in self.tasks:
-            if task.kind != "triggered":
-                per[task.department] += 1
-        return dict(per)
-
-    @cached_property
-    def _share(self) -> dict[str, int]:
-        per: dict[str, int] = defaultdict(int)
-        for task in self.tasks:
-            per[task.department] += task.minutes
-        return per
+        if self._needs is None:
+            need: dict[str, int] = {}
+            for task in self.tasks:
+                need[task.department] = max(need.get(task.department, 0), task.team)
+            short = min_team - sum(need.values())
+            if short > 0:
+                need[self._lead] += short
+            self._needs = need
+        return self._needs
 
     def duration(self) -> int:
         """Departments work side by side; the visit lasts as long as the longest share."""
-        return max(self._share.values())
+        return max(self.share.values())
 
     def lead(self) -> str:
         """Lead department: the largest share of minutes, ties by id."""
-        per = self._share
-        return min(per, key=lambda d: (-per[d], d))
+        return self._lead
+
+
+def peak_mb(*, children: bool = False) -> int:
+    """Peak resident memory in MiB of this process (or of its largest finished child)."""
+    import resource
+    import sys
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
+    # Linux reports KiB, macOS bytes.
+    return round(usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024))
 
 
 def _solve_piece(job: tuple) -> EnterprisePlan:
@@ -373,27 +397,35 @@ class Solver:
             found = self._anchors[district] = sum(ord(c) for c in district) % ANCHOR_PERIOD
         return found
 
-    def _candidates(self, g: Group, index: int) -> list[int]:
-        width = g.hi - g.lo + 1
+    def _candidates(self, g: Group) -> list[int]:
+        """Days the flow may give a visit: the earliest anchor days of its range first.
+
+        Every visit of a district sees the same anchor days in the same order, so the flow
+        fills a branch's days one after the other instead of thinning its work over all
+        of them (see `_cost`). A few later anchors, evenly spaced, keep a way out when the
+        first ones are full.
+        """
         if g.fixed:
             return [g.lo]
-        if g.triggered or width <= MAX_CANDIDATES:
+        if g.triggered or g.hi - g.lo + 1 <= MAX_CANDIDATES:
             return list(range(g.lo, g.hi + 1))
         anchor = self._anchor(self.ents[g.enterprise].district)
         first = g.lo + (anchor - g.lo) % ANCHOR_PERIOD
         anchors = list(range(first, g.hi + 1, ANCHOR_PERIOD))
         if not anchors:
             return list(range(g.lo, g.hi + 1))[:MAX_CANDIDATES]
-        if len(anchors) > MAX_CANDIDATES:
-            # Evenly spaced, shifted per visit so that visits spread over all anchors.
-            step = len(anchors) / MAX_CANDIDATES
-            shift = (index * 7919) % len(anchors)
-            picks = {anchors[(shift + int(k * step)) % len(anchors)] for k in range(MAX_CANDIDATES)}
-            anchors = sorted(picks)
-        return anchors
+        if len(anchors) <= MAX_CANDIDATES + LATE_CANDIDATES:
+            return anchors
+        rest = anchors[MAX_CANDIDATES:]
+        step = len(rest) / LATE_CANDIDATES
+        late = sorted({rest[int((k + 1) * step) - 1] for k in range(LATE_CANDIDATES)})
+        return anchors[:MAX_CANDIDATES] + late
 
     def _cost(self, g: Group, day: int) -> int:
-        cost = 0
+        """Earlier days cost less, the same for every visit of a branch: the flow fills a
+        branch's days to capacity in date order, so the drawn inspectors go out on fewer
+        days with fuller timelines (fewest inspector-days under a random draw)."""
+        cost = day
         if g.triggered:
             cost += TRIGGERED_DELAY * (day - g.lo)
         anchor = self._anchor(self.ents[g.enterprise].district)
@@ -409,8 +441,10 @@ class Solver:
         """Visits a lead department's district branch can take a day.
 
         Local inspector-minutes of that department that day (certified, available) over
-        the inspector-minutes a visit led by it uses (its share, a margin for travel, its
-        team), times CAPACITY_SHARE for the draw's scatter and the other departments.
+        the inspector-minutes one visit it leads costs it, counting also its part in the
+        joint visits other departments lead (its share, a margin for travel, its team),
+        times CAPACITY_SHARE: the draw is random, so a day planned full would send the
+        last visits to remote inspectors.
         """
         import numpy as np
 
@@ -429,77 +463,46 @@ class Solver:
                 if lo <= k < hi and days[k] == day:
                     row[k] -= person.minutes_per_day
         min_team = self.policy.min_team
-        use: dict[str, list[int]] = defaultdict(list)
+        use: dict[str, int] = defaultdict(int)
+        led: dict[str, int] = defaultdict(int)
         for g in self.groups:
-            lead = g.lead()
-            use[lead].append((g._share[lead] + 2 * TRAVEL_MARGIN) * g.needs(min_team)[lead])
-        per_visit = {d: sum(v) / len(v) for d, v in use.items()}
+            led[g.lead()] += 1
+            for department, need in g.needs(min_team).items():
+                use[department] += (g.share.get(department, 0) + 2 * TRAVEL_MARGIN) * need
         out: dict[tuple[str, str, int], int] = {}
         for (department, district), row in minutes.items():
-            if department in per_visit:
-                scaled = (CAPACITY_SHARE / per_visit[department]) * row
-                for t in range(n_days):
-                    out[(department, district, t)] = int(scaled[t])
+            if led.get(department):
+                scaled = (CAPACITY_SHARE * led[department] / use[department]) * row
+                for t, value in enumerate(scaled.astype(np.int64).tolist()):
+                    out[(department, district, t)] = value
         return out
 
     def calendar(self) -> None:
-        """Min-cost flow from visits to days (OR-Tools), then per-enterprise cap repair."""
-        import numpy as np
-        from ortools.graph.python import min_cost_flow
+        """Min-cost flow from visits to days per branch (OR-Tools), then cap repair.
 
+        Visits only compete for capacity with visits of the same lead department and
+        district, so the flow falls apart into one small flow per branch.
+        """
         capacity = self._capacity()
         for g in self.groups:
             if g.fixed:
                 key = (*self._bucket(g), g.lo)
                 capacity[key] = capacity.get(key, 0) - 1
-        flow = min_cost_flow.SimpleMinCostFlow()
-        bucket: dict[tuple[str, str, int], int] = {}
-        n = len(self.groups)
-        tails, heads, caps, costs = [], [], [], []
-        sink = n
+        branches: dict[tuple[str, str], list[int]] = defaultdict(list)
         for index, g in enumerate(self.groups):
-            g.candidates = self._candidates(g, index)
-            lead_district = self._bucket(g)
-            for day in g.candidates:
-                key = (*lead_district, day)
-                if key not in bucket:
-                    bucket[key] = n + 1 + len(bucket)
-                tails.append(index)
-                heads.append(bucket[key])
-                caps.append(1)
-                costs.append(self._cost(g, day))
-            tails.append(index)
-            heads.append(sink)
-            caps.append(1)
-            costs.append(UNPLACED)
-        for key, node in bucket.items():
-            tails.append(node)
-            heads.append(sink)
-            caps.append(max(0, capacity.get(key, 0)))
-            costs.append(0)
-        if not n:
-            return
-        tail_array = np.array(tails, dtype=np.int32)
-        head_array = np.array(heads, dtype=np.int32)
-        arcs = flow.add_arcs_with_capacity_and_unit_cost(
-            tail_array, head_array, np.array(caps, dtype=np.int64), np.array(costs, dtype=np.int64)
-        )
-        supplies = np.ones(n + 1 + len(bucket), dtype=np.int64)
-        supplies[n:] = 0
-        supplies[sink] = -n
-        flow.set_nodes_supplies(np.arange(len(supplies)), supplies)
-        status = flow.solve()
-        if status != flow.OPTIMAL:
-            raise RuntimeError(f"calendar flow failed with status {status}")
-        node_day = np.zeros(len(supplies), dtype=np.int64)
-        for key, node in bucket.items():
-            node_day[node] = key[2]
-        used = (flow.flows(arcs) > 0) & (tail_array < n) & (head_array != sink)
-        chosen = dict(
-            zip(tail_array[used].tolist(), node_day[head_array[used]].tolist(), strict=True)
-        )
+            branches[self._bucket(g)].append(index)
+        chosen: dict[int, int] = {}
+        for calendar_pass in range(CALENDAR_PASSES):
+            previous, chosen = chosen, {}
+            busy = self._busy(previous)
+            for k, branch in enumerate(sorted(branches)):
+                if k % 50 == 0:
+                    done = (calendar_pass + k / len(branches)) / CALENDAR_PASSES
+                    self.progress("calendar", 0.5 * done)
+                chosen.update(self._branch_flow(branch, branches[branch], capacity, previous, busy))
         self.progress("calendar", 0.5)
         # Book in a fixed order; a visit whose day breaks a cap or is taken moves locally.
+        n = len(self.groups)
         order = sorted(range(n), key=lambda i: (self.groups[i].enterprise, self.groups[i].hi))
         homeless: list[Group] = []
         for index in order:
@@ -508,7 +511,8 @@ class Solver:
             if day is not None and self.can_book(g, day):
                 self.book(g, day)
                 continue
-            alternatives = sorted(range(g.lo, g.hi + 1), key=lambda t: (abs(t - (day or g.hi)), t))
+            home = g.hi if day is None else day
+            alternatives = sorted(range(g.lo, g.hi + 1), key=lambda t: (abs(t - home), t))
             for t in alternatives:
                 if self.can_book(g, t):
                     self.book(g, t)
@@ -517,6 +521,88 @@ class Solver:
                 homeless.append(g)
         if homeless:
             self._rebuild_enterprises(homeless)
+
+    def _busy(self, chosen: dict[int, int]) -> dict[tuple[str, str, int], int]:
+        """Visits each department takes part in, per district and day, in a calendar."""
+        busy: dict[tuple[str, str, int], int] = defaultdict(int)
+        for index, day in chosen.items():
+            g = self.groups[index]
+            district = self.ents[g.enterprise].district
+            for department in g.share:
+                busy[(department, district, day)] += 1
+        return busy
+
+    def _branch_flow(
+        self,
+        branch: tuple[str, str],
+        members: list[int],
+        capacity: dict[tuple[str, str, int], int],
+        previous: dict[int, int],
+        busy: dict[tuple[str, str, int], int],
+    ) -> dict[int, int]:
+        """Min-cost flow of one branch's visits to its days; returns group index → day.
+
+        After the first pass, a joint visit pays JOINT_PENALTY for each other department
+        that the previous pass did not send out in the district that day: its inspectors
+        would spend a day on this visit alone.
+        """
+        district = branch[1]
+        import numpy as np
+        from ortools.graph.python import min_cost_flow
+
+        n = len(members)
+        sink = n
+        day_node: dict[int, int] = {}
+        tails: list[int] = []
+        heads: list[int] = []
+        costs: list[int] = []
+        for local, index in enumerate(members):
+            g = self.groups[index]
+            g.candidates = self._candidates(g)
+            others = [d for d in g.share if d != branch[0]] if busy else []
+            was = previous.get(index)
+            for day in g.candidates:
+                node = day_node.get(day)
+                if node is None:
+                    node = day_node[day] = n + 1 + len(day_node)
+                tails.append(local)
+                heads.append(node)
+                cost = self._cost(g, day)
+                for department in others:
+                    if busy.get((department, district, day), 0) - (was == day) <= 0:
+                        cost += JOINT_PENALTY
+                costs.append(cost)
+            tails.append(local)
+            heads.append(sink)
+            costs.append(UNPLACED)
+        n_visit_arcs = len(tails)
+        caps = [1] * n_visit_arcs
+        for day, node in day_node.items():
+            tails.append(node)
+            heads.append(sink)
+            caps.append(max(0, capacity.get((*branch, day), 0)))
+            costs.append(0)
+        flow = min_cost_flow.SimpleMinCostFlow()
+        tail_array = np.array(tails, dtype=np.int32)
+        head_array = np.array(heads, dtype=np.int32)
+        arcs = flow.add_arcs_with_capacity_and_unit_cost(
+            tail_array, head_array, np.array(caps, dtype=np.int64), np.array(costs, dtype=np.int64)
+        )
+        supplies = np.zeros(n + 1 + len(day_node), dtype=np.int64)
+        supplies[:n] = 1
+        supplies[sink] = -n
+        flow.set_nodes_supplies(np.arange(len(supplies)), supplies)
+        status = flow.solve()
+        if status != flow.OPTIMAL:
+            raise RuntimeError(f"calendar flow of {branch} failed with status {status}")
+        node_day = np.zeros(len(supplies), dtype=np.int64)
+        for day, node in day_node.items():
+            node_day[node] = day
+        flows = flow.flows(arcs)[:n_visit_arcs]
+        used = (flows > 0) & (head_array[:n_visit_arcs] != sink)
+        locals_ = tail_array[:n_visit_arcs][used].tolist()
+        days = node_day[head_array[:n_visit_arcs][used]].tolist()
+        return {members[j]: day for j, day in zip(locals_, days, strict=True)}
 
     def _rebuild_enterprises(self, homeless: list[Group]) -> None:
         """Enterprises whose visits do not all fit the caps: re-plan each exactly."""
@@ -658,19 +744,30 @@ class Solver:
         self.staffer.reseed(self.seed)
         self.last_reason = ""
         stages: dict[str, float] = {}
+        peaks: dict[str, int] = {}
+
+        def finish(stage: str, since: float) -> float:
+            # Seconds and peak memory of each stage, reported as the solve goes so that
+            # a long run shows where its time goes before it ends.
+            now = time.perf_counter()
+            stages[stage] = now - since
+            peaks[stage] = peak_mb()
+            self.progress(stage, 1.0)
+            return now
+
         clock = time.perf_counter()
         self.merge()
-        stages["merge"], clock = time.perf_counter() - clock, time.perf_counter()
+        clock = finish("merge", clock)
         self.progress("calendar", 0.0)
         self.calendar()
-        stages["calendar"], clock = time.perf_counter() - clock, time.perf_counter()
+        clock = finish("calendar", clock)
         self.progress("draw", 0.0)
         visits = self.draw()
-        stages["draw"], clock = time.perf_counter() - clock, time.perf_counter()
+        clock = finish("draw", clock)
         self.progress("route", 0.0)
         visits = self.route(visits)
-        stages["route"] = time.perf_counter() - clock
-        self.progress("done", 1.0)
+        clock = finish("route", clock)
+        self.progress("metrics", 0.0)
         visits.sort(key=lambda v: v.id)
         scheduled = [t for v in visits for t in v.tasks]
         inspector_days = len({(i, v.day) for v in visits for i in v.inspectors})
@@ -692,10 +789,15 @@ class Solver:
             ),
             "solve_seconds": round(time.perf_counter() - started, 3),
             "stage_seconds": {k: round(v, 3) for k, v in stages.items()},
+            "stage_peak_mb": peaks,
+            "worker_peak_mb": peak_mb(children=True),
             "exact_pieces": self.exact_pieces,
             "routed_crew_days": self.routed_days,
             "seed": self.seed,
         }
+        finish("metrics", clock)
+        metrics["stage_seconds"] = {k: round(v, 3) for k, v in stages.items()}
+        self.progress("done", 1.0)
         unscheduled = sorted(self.unscheduled, key=lambda u: u.task)
         return Schedule(
             instance=self.inst.name,

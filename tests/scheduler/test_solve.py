@@ -28,6 +28,8 @@ def without_timing(schedule) -> dict:
     data = schedule.to_json()
     data["metrics"].pop("solve_seconds")
     data["metrics"].pop("stage_seconds")
+    data["metrics"].pop("stage_peak_mb")
+    data["metrics"].pop("worker_peak_mb")
     return data
 
 
