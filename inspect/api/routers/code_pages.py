@@ -1,6 +1,6 @@
-"""The pages behind the QR codes, outside the JSON API: `/e/<token>` (an enterprise's code:
-who the enterprise is, and one-tap check-in for an inspector) and `/v/<token>` (an inspection
-code: who is coming and what they may check, or a clear "you may refuse" page)."""
+"""The page behind an inspection code, outside the JSON API: `/v/<token>` (who is coming and
+what they may check, or a clear "you may refuse" page). The enterprise code's page, `/e/<token>`,
+is one of the inspector's pages (checkonce.api.pages.inspector)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from fastapi.templating import Jinja2Templates
 
 from checkonce.api.deps import PUBLIC, SessionDep
 from checkonce.api.routers.checkins import request_policy
-from checkonce.visits.codes import InvalidCode, enterprise_of_code
 from checkonce.visits.inspection_codes import resolve_inspection_code
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -23,26 +22,6 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 router = APIRouter(include_in_schema=False, dependencies=[PUBLIC])
-
-
-@router.get("/e/{token}", response_class=HTMLResponse)
-def enterprise_code_page(token: str, request: Request, db: SessionDep) -> HTMLResponse:
-    """The page an enterprise's poster opens."""
-    try:
-        firm, _code = enterprise_of_code(
-            db_session=db, secret_key=request.app.state.settings.secret_key, scanned=token
-        )
-    except InvalidCode as exc:
-        return TEMPLATES.TemplateResponse(
-            request,
-            "enterprise_code.html",
-            {"firm": None, "reason": exc.message},
-            status_code=404,
-            headers=PAGE_HEADERS,
-        )
-    return TEMPLATES.TemplateResponse(
-        request, "enterprise_code.html", {"firm": firm, "token": token}, headers=PAGE_HEADERS
-    )
 
 
 @router.get("/v/{token}", response_class=HTMLResponse)

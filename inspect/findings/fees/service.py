@@ -422,3 +422,20 @@ __all__ = [
     "resolve_review",
     "review_queue",
 ]
+
+
+def findings_of_visit(db_session: Session, visit_id: int) -> list[FeeFinding]:
+    """The fee findings recorded at a visit, in the order they were recorded."""
+    return list(
+        db_session.scalars(
+            select(FeeFinding)
+            .where(FeeFinding.visit_id == visit_id)
+            .options(selectinload(FeeFinding.refund))
+            .order_by(FeeFinding.id)
+        )
+    )
+
+
+def charging_units(db_session: Session) -> list[ChargingUnit]:
+    """Every registered charging unit by code (what a fee form offers to pick from)."""
+    return list(db_session.scalars(select(ChargingUnit).order_by(ChargingUnit.code)))
