@@ -44,8 +44,14 @@ def format_clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+# Dates already found valid: a million tasks share a few hundred window dates.
+_VALID_DATES: set[str] = set()
+
+
 def check_date(text: Any, what: str) -> str:
     """Return `text` if it is an ISO date (YYYY-MM-DD), else raise ValueError naming `what`."""
+    if type(text) is str and text in _VALID_DATES:
+        return text
     if not isinstance(text, str):
         raise ValueError(f"{what}：日期「{text}」应为 YYYY-MM-DD 字符串")
     try:
@@ -54,6 +60,8 @@ def check_date(text: Any, what: str) -> str:
         raise ValueError(f"{what}：日期「{text}」不是有效的 YYYY-MM-DD 日期") from None
     if parsed.isoformat() != text:
         raise ValueError(f"{what}：日期「{text}」应写作 {parsed.isoformat()}")
+    if len(_VALID_DATES) < 100_000:
+        _VALID_DATES.add(text)
     return text
 
 

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from checkonce.scheduler.bounds import lb_visits, workday_range
+from checkonce.scheduler.bounds import lb_visits, min_stabbing, workday_range
 from checkonce.scheduler.model import Instance, Schedule, Task, Unscheduled, Visit
 from checkonce.scheduler.pieces import EnterprisePlan
 from checkonce.scheduler.routing import schedule_travel_km
@@ -68,8 +68,10 @@ CALENDAR_PASSES = 2
 JOINT_PENALTY = 100
 # Days tried, nearest first, for a visit that cannot be staffed on its day.
 REPAIR_DAYS = 60
-# Below this many enterprise pieces a process pool costs more than it saves.
+# Below this many enterprise pieces, or placed visits for the draw, a process pool costs
+# more than it saves.
 PARALLEL_PIECES = 64
+PARALLEL_DRAW = 20_000
 # Minutes kept free in a visit's opening window for getting there: merging stops before
 # a department's share of a visit would fill the whole window.
 TRAVEL_MARGIN = 40
@@ -144,6 +146,17 @@ def peak_mb(*, children: bool = False) -> int:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
     # Linux reports KiB, macOS bytes.
     return round(usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024))
+
+
+# The solver whose first draw phase forked workers run (set only while they run).
+_DRAWING: Solver | None = None
+
+
+def _draw_district(job: tuple[str, list[int]]) -> tuple[str, list[tuple[int, int, tuple]]]:
+    """Process-pool entry point for the first draw phase of one district."""
+    district, indices = job
+    assert _DRAWING is not None
+    return district, _DRAWING.draw_local(indices)
 
 
 def _solve_piece(job: tuple) -> EnterprisePlan:
@@ -263,13 +276,74 @@ class Solver:
     def merge(self) -> None:
         """Stabbing groups per enterprise, or an exact CP-SAT piece where a cap binds."""
         binding: list[tuple[str, list[tuple[Task, int, int]]]] = []
-        for enterprise, items in self.admissible().items():
+        for k, (enterprise, items) in enumerate(self.admissible().items()):
+            if k % 50_000 == 0:
+                self.progress("merge", 0.0)
             groups = self._stab(enterprise, items)
             if self._caps_bind(enterprise, items, groups):
-                binding.append((enterprise, items))
+                proven = self._drop_over_cap(enterprise, items)
+                if proven is None:
+                    binding.append((enterprise, items))
+                else:
+                    self.groups.extend(proven)
             else:
                 self.groups.extend(groups)
         self._exact_enterprises(binding)
+
+    def _drop_over_cap(
+        self, enterprise: str, items: list[tuple[Task, int, int]]
+    ) -> list[Group] | None:
+        """Where only a per-department cap binds, drop that department's surplus tasks
+        that would need visits of their own; the groups if provably optimal, else None.
+
+        Every plan keeping the most tasks keeps all the tasks of departments under their
+        cap, so the stabbing number of those tasks is a lower bound on its visits. When the
+        kept tasks meet that bound and the yearly cap holds, no exact model can do better
+        (most binding enterprises at a province's scale: the CP-SAT pieces took minutes).
+        """
+        ent = self.ents[enterprise]
+        cap = self.policy.max_routine_per_department_year
+        routine: dict[str, list[tuple[Task, int, int]]] = defaultdict(list)
+        for item in items:
+            if item[0].routine:
+                routine[item[0].department].append(item)
+        over = {
+            d: max(0, cap - ent.routine_this_year.get(d, 0))
+            for d, members in routine.items()
+            if ent.routine_this_year.get(d, 0) + len(members) > cap
+        }
+        mandatory = [it for it in items if not (it[0].routine and it[0].department in over)]
+        bound = len(min_stabbing((lo, hi) for _t, lo, hi in mandatory))
+        points = min_stabbing((lo, hi) for _t, lo, hi in mandatory)
+        kept = list(mandatory)
+        dropped: list[Task] = []
+        for department in sorted(over):
+            # Tasks whose window holds a day the mandatory visits need anyway come first.
+            ranked = sorted(
+                routine[department],
+                key=lambda it: (
+                    not any(it[1] <= p <= it[2] for p in points),
+                    it[2],
+                    it[1],
+                    it[0].id,
+                ),
+            )
+            kept.extend(ranked[: over[department]])
+            dropped.extend(it[0] for it in ranked[over[department] :])
+        groups = self._stab(enterprise, kept)
+        routine_groups = sum(1 for g in groups if g.routine)
+        if (
+            len(groups) > bound
+            or ent.visits_this_year + routine_groups > self.policy.max_visits_per_enterprise_year
+        ):
+            return None
+        for task in sorted(dropped, key=lambda t: t.id):
+            self.leave_out(
+                task,
+                f"企业本年 {task.department} 常规检查已达部门年度上限 {cap} 次",
+                "department_cap",
+            )
+        return groups
 
     def _exact_enterprises(self, pieces: list[tuple[str, list[tuple[Task, int, int]]]]) -> None:
         """Solve the enterprise pieces, in `workers` processes when there are many.
@@ -632,22 +706,115 @@ class Solver:
     # ---------------------------------------------------------------- 3. draw and 4. repair
 
     def draw(self) -> list[Visit]:
-        """Staff visits day by day in draw order; move or split what cannot be staffed."""
+        """Staff every visit by the draw; move or split what cannot be staffed.
+
+        Two phases. First each district on its own: a visit takes the first inspectors in
+        draw order among its district's own (属地) who are not on the enterprise's last
+        visit. Districts share no inspector, enterprise or cap there, so they are drawn in
+        `workers` processes and the answer does not depend on how many. Then, in draw
+        order, the visits a district could not staff alone get the whole draw (inspectors
+        of other districts, then the last visit's), another day, or a split.
+        """
         placed = [g for g in self.groups if g.day is not None]
         placed.sort(key=lambda g: (g.day, g.enterprise, g.tasks[0].id))
         for number, g in enumerate(placed, start=1):
             g.vid = f"V{number:06d}"
         self.next_id = len(placed) + 1
-        visits: list[Visit] = []
-        total = max(1, len(placed))
+        self.placed = placed
+        by_district: dict[str, list[int]] = defaultdict(list)
         for k, g in enumerate(placed):
-            if k % 2000 == 0:
-                self.progress("draw", k / total)
-            visit = self._staff_somewhere(g)
-            if visit is not None:
-                visits.append(visit)
-            else:
-                visits.extend(self._split(g))
+            by_district[self.ents[g.enterprise].district].append(k)
+        staffed: dict[str, list[tuple[int, int, tuple[str, ...]]]] = {}
+        if self.workers > 1 and len(placed) >= PARALLEL_DRAW and len(by_district) > 1:
+            import multiprocessing
+
+            global _DRAWING
+            _DRAWING = self
+            # Largest districts first, so the last one to finish is a small one.
+            jobs = sorted(by_district.items(), key=lambda item: (-len(item[1]), item[0]))
+            try:
+                with multiprocessing.get_context("fork").Pool(self.workers) as pool:
+                    for done, (district, found) in enumerate(
+                        pool.imap_unordered(_draw_district, jobs), start=1
+                    ):
+                        staffed[district] = found
+                        self.progress("draw", 0.8 * done / len(jobs))
+            finally:
+                _DRAWING = None
+            self.staffer.add_pending(
+                (
+                    iid,
+                    self.cal.days[placed[k].day],
+                    start,
+                    start + placed[k].duration(),
+                    self.staffer.places[placed[k].enterprise],
+                )
+                for found in staffed.values()
+                for k, start, team in found
+                for iid in team
+            )
+        else:
+            for n, district in enumerate(sorted(by_district)):
+                staffed[district] = self.draw_local(by_district[district])
+                self.progress("draw", 0.8 * (n + 1) / len(by_district))
+        return self._draw_rest(placed, staffed)
+
+    def draw_local(self, indices: list[int]) -> list[tuple[int, int, tuple[str, ...]]]:
+        """First phase for one district: (placed index, start, team) of the visits staffed."""
+        out: list[tuple[int, int, tuple[str, ...]]] = []
+        min_team = self.policy.min_team
+        for k in indices:
+            g = self.placed[k]
+            assert g.day is not None
+            result = self.staffer.staff(
+                g.vid,
+                g.enterprise,
+                self.cal.days[g.day],
+                g.needs(min_team),
+                g.duration(),
+                local_only=True,
+            )
+            if not isinstance(result, str):
+                out.append((k, result[0], tuple(result[1])))
+        return out
+
+    def _draw_rest(
+        self, placed: list[Group], staffed: dict[str, list[tuple[int, int, tuple[str, ...]]]]
+    ) -> list[Visit]:
+        """Second phase: visits of the first phase as found, the rest with the whole draw."""
+        done: dict[int, tuple[int, tuple[str, ...]]] = {}
+        for district in sorted(staffed):
+            for k, start, team in staffed[district]:
+                done[k] = (start, team)
+        # Each enterprise's visits by day, for the rotation rule of the second phase.
+        history: dict[str, list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
+        for k in sorted(done):
+            g = placed[k]
+            assert g.day is not None
+            history[g.enterprise].append((g.day, done[k][1]))
+        visits: list[Visit] = []
+        day_index = {day: t for t, day in enumerate(self.cal.days)}
+        for k, g in enumerate(placed):
+            assert g.day is not None
+            if k in done:
+                start, team = done[k]
+                visits.append(self._visit(g, g.day, start, team))
+                continue
+            if k % 100 == 0:
+                self.progress("draw", 0.8 + 0.2 * (k / len(placed)))
+            # Rotation: not the team of the enterprise's visit before this one, nor of the
+            # one after it (the first phase staffed that one without knowing this one).
+            mine = history[g.enterprise]
+            before = bisect.bisect_left(mine, (g.day,))
+            last = set(mine[before - 1][1] if before else self.ents[g.enterprise].last_inspectors)
+            if before < len(mine):
+                last.update(mine[before][1])
+            self.staffer.last[g.enterprise] = last
+            made = self._staff_somewhere(g)
+            new = [made] if made is not None else self._split(g)
+            for visit in new:
+                bisect.insort(mine, (day_index[visit.day], visit.inspectors))
+            visits.extend(new)
         return visits
 
     def route(self, visits: list[Visit]) -> list[Visit]:
@@ -673,6 +840,9 @@ class Solver:
         if isinstance(result, str):
             return result
         start, inspectors = result
+        return self._visit(g, day, start, tuple(inspectors))
+
+    def _visit(self, g: Group, day: int, start: int, inspectors: tuple[str, ...]) -> Visit:
         return Visit(
             id=g.vid,
             enterprise=g.enterprise,
@@ -681,7 +851,7 @@ class Solver:
             end=start + g.duration(),
             lead=g.lead(),
             tasks=tuple(t.id for t in g.tasks),
-            inspectors=tuple(inspectors),
+            inspectors=inspectors,
         )
 
     def _staff_somewhere(self, g: Group) -> Visit | None:

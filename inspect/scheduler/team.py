@@ -110,24 +110,60 @@ class Staffer:
             self.by_department[person.department].append(person.id)
             self.local[(person.department, district)].append(person.id)
         self.timelines: dict[tuple[str, str], DayTimeline] = {}
+        self.pending: dict[tuple[str, str], list[tuple[int, int, Point]]] = defaultdict(list)
+        self._remote_of: dict[tuple[str, str | None], list[str]] = {}
         self.last: dict[str, set[str]] = {
             e.id: set(e.last_inspectors) for e in instance.enterprises
         }
 
-    def _candidates(self, visit_id: str, department: str, enterprise: Enterprise) -> Iterable[str]:
+    def _candidates(
+        self, visit_id: str, department: str, enterprise: Enterprise, local_only: bool = False
+    ) -> Iterable[str]:
         local = self.local.get((department, enterprise.district), [])
         last = self.last.get(enterprise.id, set())
         ranked_local = self.ranker.rank(visit_id, local)
         yield from (i for i in ranked_local if i not in last)
-        local_set = set(local)
-        remote = [i for i in self.by_department.get(department, []) if i not in local_set]
+        if local_only:
+            return
+        remote = self._remote(department, enterprise.district)
         ranked_remote = self.ranker.rank(visit_id, remote)
         yield from (i for i in ranked_remote if i not in last)
         yield from (i for i in ranked_local if i in last)
         yield from (i for i in ranked_remote if i in last)
 
+    def _remote(self, department: str, district: str | None) -> list[str]:
+        """The department's inspectors of other districts (computed once per branch)."""
+        key = (department, district)
+        found = self._remote_of.get(key)
+        if found is None:
+            local = set(self.local.get(key, []))
+            found = [i for i in self.by_department.get(department, []) if i not in local]
+            self._remote_of[key] = found
+        return found
+
+    def add_pending(self, stops: Iterable[tuple[str, str, int, int, Point]]) -> None:
+        """Visits (inspector, day, start, end, place) booked elsewhere, e.g. by a worker
+        process; each day's timeline is rebuilt from them when first needed."""
+        for iid, day, start, end, place in stops:
+            self.pending[(iid, day)].append((start, end, place))
+
+    def _timeline(self, key: tuple[str, str]) -> DayTimeline | None:
+        timeline = self.timelines.get(key)
+        if timeline is None and key in self.pending:
+            person = self.inspectors[key[0]]
+            timeline = self.timelines[key] = DayTimeline(
+                home=self.homes[key[0]],
+                day_start=self.instance.day_start,
+                day_end=self.instance.day_end,
+                budget=person.minutes_per_day,
+                travel=self.travel,
+            )
+            for start, end, place in self.pending.pop(key):
+                timeline.insert(start, end, place)
+        return timeline
+
     def _starts(self, iid: str, day: str, place: Point, duration: int) -> list[tuple[int, int]]:
-        timeline = self.timelines.get((iid, day))
+        timeline = self._timeline((iid, day))
         if timeline is not None:
             return timeline.feasible_starts(place, duration)
         # An empty day (the common case): out from home and back, nothing else to fit.
@@ -139,11 +175,20 @@ class Staffer:
         return []
 
     def staff(
-        self, visit_id: str, enterprise_id: str, day: str, needs: dict[str, int], duration: int
+        self,
+        visit_id: str,
+        enterprise_id: str,
+        day: str,
+        needs: dict[str, int],
+        duration: int,
+        *,
+        local_only: bool = False,
     ) -> tuple[int, list[str]] | str:
         """Draw a team for a visit and book it; returns (start, inspector ids) or a reason.
 
         `needs` maps department → inspectors required. Nothing is booked on failure.
+        `local_only` draws from the first tier alone: the district's inspectors who were
+        not on the enterprise's last visit.
         """
         ent = self.enterprises[enterprise_id]
         place = self.places[enterprise_id]
@@ -156,7 +201,7 @@ class Staffer:
         for department in sorted(needs):
             wanted = needs[department]
             got = 0
-            for iid in self._candidates(visit_id, department, ent):
+            for iid in self._candidates(visit_id, department, ent, local_only):
                 if (iid, enterprise_id) in self.conflicts:
                     continue
                 if not self.inspectors[iid].works_on(day):
@@ -175,7 +220,7 @@ class Staffer:
         start = window[0][0]
         for iid in chosen:
             key = (iid, day)
-            if key not in self.timelines:
+            if self._timeline(key) is None:
                 person = self.inspectors[iid]
                 self.timelines[key] = DayTimeline(
                     home=self.homes[iid],
@@ -195,4 +240,6 @@ class Staffer:
 
     def travel_km(self) -> float:
         """Kilometres driven by all inspectors over all days so far."""
+        for key in list(self.pending):
+            self._timeline(key)
         return sum(t.travel_km() for t in self.timelines.values())
