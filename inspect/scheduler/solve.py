@@ -66,6 +66,9 @@ LATE_CANDIDATES = 4
 # 100 → 25.2k; a third pass changes nothing.
 CALENDAR_PASSES = 2
 JOINT_PENALTY = 100
+# Days offered to a joint visit besides its own candidates: the first ones of its range
+# on which its other departments work in the district anyway.
+JOINT_CANDIDATES = 4
 # Days tried, nearest first, for a visit that cannot be staffed on its day.
 REPAIR_DAYS = 60
 # Below this many enterprise pieces, or placed visits for the draw, a process pool costs
@@ -219,6 +222,7 @@ class Solver:
         self.exact_pieces = 0
         self.routed_days = 0
         self._anchors: dict[str, int] = {}
+        self._busy_days: dict[tuple[str, str], list[int]] = {}
         self.groups: list[Group] = []
         self.booking: dict[str, _Booking] = defaultdict(_Booking)
 
@@ -596,6 +600,28 @@ class Solver:
         if homeless:
             self._rebuild_enterprises(homeless)
 
+    def _joint_days(
+        self,
+        g: Group,
+        others: list[str],
+        district: str,
+        busy: dict[tuple[str, str, int], int],
+        was: int | None,
+    ) -> list[int]:
+        """A joint visit's candidates plus the first days of its range on which every
+        other department of it works in the district anyway (after the first pass)."""
+        days_of = self._busy_days.get((others[0], district), [])
+        offered = set(g.candidates)
+        extra: list[int] = []
+        for t in days_of[bisect.bisect_left(days_of, g.lo) :]:
+            if t > g.hi or len(extra) >= JOINT_CANDIDATES:
+                break
+            if t not in offered and all(
+                busy.get((d, district, t), 0) - (was == t) > 0 for d in others
+            ):
+                extra.append(t)
+        return sorted(g.candidates + extra) if extra else g.candidates
+
     def _busy(self, chosen: dict[int, int]) -> dict[tuple[str, str, int], int]:
         """Visits each department takes part in, per district and day, in a calendar."""
         busy: dict[tuple[str, str, int], int] = defaultdict(int)
@@ -604,6 +630,10 @@ class Solver:
             district = self.ents[g.enterprise].district
             for department in g.share:
                 busy[(department, district, day)] += 1
+        days: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for department, district, day in busy:
+            days[(department, district)].append(day)
+        self._busy_days = {key: sorted(found) for key, found in days.items()}
         return busy
 
     def _branch_flow(
@@ -635,6 +665,8 @@ class Solver:
             g.candidates = self._candidates(g)
             others = [d for d in g.share if d != branch[0]] if busy else []
             was = previous.get(index)
+            if others and not g.fixed:
+                g.candidates = self._joint_days(g, others, district, busy, was)
             for day in g.candidates:
                 node = day_node.get(day)
                 if node is None:
