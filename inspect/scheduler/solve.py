@@ -30,7 +30,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -162,6 +162,17 @@ def _draw_district(job: tuple[str, list[int]]) -> tuple[str, list[tuple[int, int
     return district, _DRAWING.draw_local(indices)
 
 
+# (solver, branches, capacity, previous, busy) while forked workers solve branch flows.
+_CALENDAR: tuple | None = None
+
+
+def _branch_flow_job(branch: tuple[str, str]) -> dict[int, int]:
+    """Process-pool entry point for one branch's calendar flow."""
+    assert _CALENDAR is not None
+    solver, branches, capacity, previous, busy = _CALENDAR
+    return solver._branch_flow(branch, branches[branch], capacity, previous, busy)
+
+
 def _solve_piece(job: tuple) -> EnterprisePlan:
     """Process-pool entry point for one enterprise piece."""
     from checkonce.scheduler.pieces import solve_enterprise
@@ -280,9 +291,10 @@ class Solver:
     def merge(self) -> None:
         """Stabbing groups per enterprise, or an exact CP-SAT piece where a cap binds."""
         binding: list[tuple[str, list[tuple[Task, int, int]]]] = []
-        for k, (enterprise, items) in enumerate(self.admissible().items()):
-            if k % 50_000 == 0:
-                self.progress("merge", 0.0)
+        per_enterprise = self.admissible()
+        for k, (enterprise, items) in enumerate(per_enterprise.items()):
+            if k % 20_000 == 0 and k:
+                self.progress("merge", 0.5 * k / len(per_enterprise))
             groups = self._stab(enterprise, items)
             if self._caps_bind(enterprise, items, groups):
                 proven = self._drop_over_cap(enterprise, items)
@@ -376,10 +388,13 @@ class Solver:
             )
             for enterprise, items in pieces
         ]
+        results: list[EnterprisePlan] = []
         with multiprocessing.get_context("fork").Pool(self.workers) as pool:
-            results = pool.map(
-                _solve_piece, jobs, chunksize=max(1, len(jobs) // (8 * self.workers))
-            )
+            chunk = max(1, min(50, len(jobs) // (8 * self.workers)))
+            for result in pool.imap(_solve_piece, jobs, chunksize=chunk):
+                results.append(result)
+                if len(results) % 200 == 0:
+                    self.progress("merge", 0.5 + 0.5 * len(results) / len(jobs))
         for (enterprise, _items), result in zip(pieces, results, strict=True):
             self._apply_piece(enterprise, result)
 
@@ -499,18 +514,6 @@ class Solver:
         late = sorted({rest[int((k + 1) * step) - 1] for k in range(LATE_CANDIDATES)})
         return anchors[:MAX_CANDIDATES] + late
 
-    def _cost(self, g: Group, day: int) -> int:
-        """Earlier days cost less, the same for every visit of a branch: the flow fills a
-        branch's days to capacity in date order, so the drawn inspectors go out on fewer
-        days with fuller timelines (fewest inspector-days under a random draw)."""
-        cost = day
-        if g.triggered:
-            cost += TRIGGERED_DELAY * (day - g.lo)
-        anchor = self._anchor(self.ents[g.enterprise].district)
-        if (day - anchor) % ANCHOR_PERIOD:
-            cost += NON_ANCHOR
-        return cost
-
     def _bucket(self, g: Group) -> tuple[str, str]:
         """Capacity bucket of a visit: its lead department in its district (属地)."""
         return (g.lead(), self.ents[g.enterprise].district)
@@ -573,11 +576,11 @@ class Solver:
         for calendar_pass in range(CALENDAR_PASSES):
             previous, chosen = chosen, {}
             busy = self._busy(previous)
-            for k, branch in enumerate(sorted(branches)):
+            for k, found in enumerate(self._branch_flows(branches, capacity, previous, busy)):
+                chosen.update(found)
                 if k % 50 == 0:
                     done = (calendar_pass + k / len(branches)) / CALENDAR_PASSES
                     self.progress("calendar", 0.5 * done)
-                chosen.update(self._branch_flow(branch, branches[branch], capacity, previous, busy))
         self.progress("calendar", 0.5)
         # Book in a fixed order; a visit whose day breaks a cap or is taken moves locally.
         n = len(self.groups)
@@ -600,9 +603,34 @@ class Solver:
         if homeless:
             self._rebuild_enterprises(homeless)
 
+    def _branch_flows(
+        self,
+        branches: dict[tuple[str, str], list[int]],
+        capacity: dict[tuple[str, str, int], int],
+        previous: dict[int, int],
+        busy: dict[tuple[str, str, int], int],
+    ) -> Iterator[dict[int, int]]:
+        """Each branch's flow (independent of the others), in `workers` processes when
+        there are many visits; yields the answers in branch order."""
+        order = sorted(branches)
+        if self.workers <= 1 or len(self.groups) < PARALLEL_DRAW:
+            for branch in order:
+                yield self._branch_flow(branch, branches[branch], capacity, previous, busy)
+            return
+        import multiprocessing
+
+        global _CALENDAR
+        _CALENDAR = (self, branches, capacity, previous, busy)
+        try:
+            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
+                yield from pool.imap(_branch_flow_job, order, chunksize=4)
+        finally:
+            _CALENDAR = None
+
     def _joint_days(
         self,
         g: Group,
+        candidates: list[int],
         others: list[str],
         district: str,
         busy: dict[tuple[str, str, int], int],
@@ -611,7 +639,7 @@ class Solver:
         """A joint visit's candidates plus the first days of its range on which every
         other department of it works in the district anyway (after the first pass)."""
         days_of = self._busy_days.get((others[0], district), [])
-        offered = set(g.candidates)
+        offered = set(candidates)
         extra: list[int] = []
         for t in days_of[bisect.bisect_left(days_of, g.lo) :]:
             if t > g.hi or len(extra) >= JOINT_CANDIDATES:
@@ -620,7 +648,7 @@ class Solver:
                 busy.get((d, district, t), 0) - (was == t) > 0 for d in others
             ):
                 extra.append(t)
-        return sorted(g.candidates + extra) if extra else g.candidates
+        return sorted(candidates + extra) if extra else candidates
 
     def _busy(self, chosen: dict[int, int]) -> dict[tuple[str, str, int], int]:
         """Visits each department takes part in, per district and day, in a calendar."""
@@ -660,25 +688,33 @@ class Solver:
         tails: list[int] = []
         heads: list[int] = []
         costs: list[int] = []
+        groups = self.groups
         for local, index in enumerate(members):
-            g = self.groups[index]
-            g.candidates = self._candidates(g)
+            g = groups[index]
+            candidates = self._candidates(g)
             others = [d for d in g.share if d != branch[0]] if busy else []
             was = previous.get(index)
             if others and not g.fixed:
-                g.candidates = self._joint_days(g, others, district, busy, was)
-            for day in g.candidates:
+                candidates = self._joint_days(g, candidates, others, district, busy, was)
+            # Earlier days cost less, the same for every visit of a branch: the flow fills
+            # a branch's days to capacity in date order, so the drawn inspectors go out
+            # on fewer days with fuller timelines (fewest inspector-days under a random
+            # draw). Inlined: this loop runs for every arc of the flow.
+            anchor = self._anchor(district)
+            delay = TRIGGERED_DELAY if g.triggered else 0
+            for day in candidates:
                 node = day_node.get(day)
                 if node is None:
                     node = day_node[day] = n + 1 + len(day_node)
-                tails.append(local)
                 heads.append(node)
-                cost = self._cost(g, day)
+                cost = day + delay * (day - g.lo)
+                if (day - anchor) % ANCHOR_PERIOD:
+                    cost += NON_ANCHOR
                 for department in others:
                     if busy.get((department, district, day), 0) - (was == day) <= 0:
                         cost += JOINT_PENALTY
                 costs.append(cost)
-            tails.append(local)
+            tails.extend([local] * (len(candidates) + 1))
             heads.append(sink)
             costs.append(UNPLACED)
         n_visit_arcs = len(tails)
