@@ -180,3 +180,36 @@ class ScheduleJob(Base):
         CheckConstraint(one_of("state", JOB_STATES), name="state_known"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress_range"),
     )
+
+
+REPORT_KINDS = ("unregistered_inspection", "other")
+
+
+class EnterpriseReport(Base):
+    """A problem an enterprise reports (企业反映): an inspection that was not registered
+    (no scan of the enterprise code, no valid inspection code: 未登记检查) or another one.
+    Coordinators read them; the enterprise's own words are kept as written."""
+
+    __tablename__ = "enterprise_report"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprise.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    happened_on: Mapped[dt.date] = mapped_column(Date)
+    happened_at: Mapped[dt.time | None] = mapped_column(Time)
+    # What the visitors said of themselves: their department and who they were.
+    department_said: Mapped[str] = mapped_column(String(100), default="")
+    people: Mapped[str] = mapped_column(String(200), default="")
+    description: Mapped[str] = mapped_column(Text)
+    contact: Mapped[str] = mapped_column(String(100), default="")
+    reported_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+
+    enterprise: Mapped[Enterprise] = relationship()
+
+    __table_args__ = (
+        CheckConstraint(one_of("kind", REPORT_KINDS), name="kind_known"),
+        CheckConstraint("length(description) > 0", name="has_description"),
+    )

@@ -1,4 +1,5 @@
-"""Repeat-entry and unplanned-entry alerts for coordinators (入企预警)."""
+"""Repeat-entry and unplanned-entry alerts for coordinators (入企预警), and what enterprises
+report (企业反映: unregistered inspections and other problems)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from checkonce.api.deps import Allow, PageDep, SessionDep
 from checkonce.api.schemas import Page
 from checkonce.auth.service import Principal
 from checkonce.registry.models import Enterprise
+from checkonce.visits import reports
 from checkonce.visits.alerts import AlertFilter, list_alerts
 from checkonce.visits.checkin_models import EntryAlert
+from checkonce.visits.models import EnterpriseReport
 
 router = APIRouter(tags=["入企预警"])
 CoordinatorDep = Annotated[Principal, Depends(Allow("coordinator", "admin"))]
@@ -106,4 +109,56 @@ def get_alerts(
         total=total,
         limit=page.limit,
         offset=page.offset,
+    )
+
+
+class ReportOut(BaseModel):
+    id: int
+    kind: Literal["unregistered_inspection", "other"]
+    kind_name: str
+    credit_code: str
+    enterprise: str
+    happened_on: dt.date
+    happened_at: dt.time | None
+    department_said: str
+    people: str
+    description: str
+    contact: str
+    reported_by: str
+    created_at: dt.datetime
+
+
+def report_out(row: EnterpriseReport) -> ReportOut:
+    return ReportOut(
+        id=row.id,
+        kind=row.kind,  # type: ignore[arg-type]
+        kind_name=reports.REPORT_KIND_NAMES[row.kind],
+        credit_code=row.enterprise.credit_code,
+        enterprise=row.enterprise.name,
+        happened_on=row.happened_on,
+        happened_at=row.happened_at,
+        department_said=row.department_said,
+        people=row.people,
+        description=row.description,
+        contact=row.contact,
+        reported_by=row.reported_by,
+        created_at=_utc(row.created_at),
+    )
+
+
+@router.get("/enterprise-reports", response_model=Page[ReportOut])
+def get_enterprise_reports(
+    db: SessionDep,
+    _: CoordinatorDep,
+    page: PageDep,
+    kind: Annotated[
+        Literal["unregistered_inspection", "other"] | None, Query(description="反映类型")
+    ] = None,
+) -> Page[ReportOut]:
+    """企业反映：未登记的检查及其他问题，最新的在前。"""
+    rows, total = reports.list_reports(
+        db_session=db, kind=kind, limit=page.limit, offset=page.offset
+    )
+    return Page(
+        items=[report_out(r) for r in rows], total=total, limit=page.limit, offset=page.offset
     )
