@@ -299,6 +299,8 @@ class Solver:
             if self._caps_bind(enterprise, items, groups):
                 proven = self._drop_over_cap(enterprise, items)
                 if proven is None:
+                    proven = self._one_routine_visit(enterprise, items)
+                if proven is None:
                     binding.append((enterprise, items))
                 else:
                     self.groups.extend(proven)
@@ -359,6 +361,79 @@ class Solver:
                 f"企业本年 {task.department} 常规检查已达部门年度上限 {cap} 次",
                 "department_cap",
             )
+        return groups
+
+    def _one_routine_visit(
+        self, enterprise: str, items: list[tuple[Task, int, int]]
+    ) -> list[Group] | None:
+        """Where the yearly cap leaves at most one routine visit, the plan keeping the
+        most tasks, then the fewest visits; None when it cannot be proven optimal.
+
+        All kept routine tasks then share one day t: each department keeps its shortest
+        tasks whose window holds t, up to its cap and the visit's minutes; every triggered
+        task is kept, riding along when its window holds t. Trying every window start and
+        end as t is exact, so most such enterprises need no CP-SAT piece.
+        """
+        ent = self.ents[enterprise]
+        policy = self.policy
+        allowed = max(0, policy.max_visits_per_enterprise_year - ent.visits_this_year)
+        routine = [it for it in items if it[0].routine]
+        triggered = [it for it in items if not it[0].routine]
+        if allowed > 1 or any(not it[0].mergeable for it in items):
+            return None
+        limit = self.opening_minutes(enterprise) - TRAVEL_MARGIN
+        left = {
+            d: max(0, policy.max_routine_per_department_year - ent.routine_this_year.get(d, 0))
+            for d in {it[0].department for it in routine}
+        }
+
+        def keep_on(t: int) -> list[tuple[Task, int, int]]:
+            kept: list[tuple[Task, int, int]] = []
+            per: dict[str, list[tuple[Task, int, int]]] = defaultdict(list)
+            for it in routine:
+                if it[1] <= t <= it[2]:
+                    per[it[0].department].append(it)
+            for department in sorted(per):
+                minutes = 0
+                ranked = sorted(per[department], key=lambda it: (it[0].minutes, it[0].id))
+                for it in ranked[: left[department]]:
+                    if minutes + it[0].minutes <= limit:
+                        minutes += it[0].minutes
+                        kept.append(it)
+            return kept
+
+        best: tuple[int, int, int] | None = None
+        if allowed == 1 and routine:
+            for t in sorted({it[1] for it in routine} | {it[2] for it in routine}):
+                kept = keep_on(t)
+                if not kept:
+                    continue
+                alone = [(lo, hi) for _task, lo, hi in triggered if not lo <= t <= hi]
+                visits = 1 + len(min_stabbing(alone))
+                key = (-len(kept), visits, t)
+                if best is None or key < best:
+                    best = key
+        kept = keep_on(best[2]) if best is not None else []
+        bound = best[1] if best is not None else len(min_stabbing(i[1:] for i in triggered))
+        groups = self._stab(enterprise, kept + triggered)
+        if len(groups) != bound or sum(1 for g in groups if g.routine) > allowed:
+            return None
+        kept_ids = {it[0].id for it in kept}
+        kept_per: dict[str, int] = defaultdict(int)
+        for it in kept:
+            kept_per[it[0].department] += 1
+        for task, _lo, _hi in sorted(routine, key=lambda it: it[0].id):
+            if task.id in kept_ids:
+                continue
+            if kept_per[task.department] >= left[task.department]:
+                reason = (
+                    f"企业本年 {task.department} 常规检查已达部门年度上限 "
+                    f"{policy.max_routine_per_department_year} 次"
+                )
+                self.leave_out(task, reason, "department_cap")
+            else:
+                reason = f"企业本年入企次数已达年度上限 {policy.max_visits_per_enterprise_year} 次"
+                self.leave_out(task, reason, "yearly_cap")
         return groups
 
     def _exact_enterprises(self, pieces: list[tuple[str, list[tuple[Task, int, int]]]]) -> None:

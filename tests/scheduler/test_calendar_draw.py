@@ -116,3 +116,20 @@ def test_the_draw_does_not_depend_on_the_number_of_workers(small_instance, monke
     report = verify(small_instance, parallel)
     assert report.ok, report.by_rule()
     assert report.metrics["visits"] <= 1.01 * report.metrics["lb_visits"]
+
+
+def test_one_routine_visit_left_keeps_the_day_holding_most_tasks(instance_json):
+    # E1 may be entered once more this year. T1 (SAMR, the fortnight) and T2 (FIRE,
+    # Tue–Fri of the first week) share days; T4 (SAMR, the last three days) shares a day
+    # with T1 only. One visit keeps T1 and T2; T4 is left out for the yearly cap.
+    data = copy.deepcopy(instance_json)
+    data["enterprises"][0]["visits_this_year"] = 3
+    data["tasks"].append({**data["tasks"][0], "id": "T4", "window": ["2026-03-11", "2026-03-13"]})
+    instance = Instance.from_json(data)
+    schedule = solve(instance, seed="x")
+    report = verify(instance, schedule)
+    assert report.ok, [v.message for v in report.violations]
+    assert schedule.metrics["exact_pieces"] == 0
+    assert {u.task: u.code for u in schedule.unscheduled} == {"T4": "yearly_cap"}
+    e1 = [v for v in schedule.visits if v.enterprise == "E1"]
+    assert len(e1) == 1 and set(e1[0].tasks) == {"T1", "T2"}
