@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import calendar as month_calendar
 import datetime as dt
+import zoneinfo
 from collections import defaultdict
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -20,7 +22,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from checkonce.api.deps import MAX_ID, ObjectId, SessionDep
-from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render
+from checkonce.api.pages.web import TEMPLATES, CsrfChecked, PageAllow, redirect, render
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError, NotFound
 from checkonce.findings.service import overdue_results
@@ -50,6 +52,26 @@ from checkonce.visits.models import (
 )
 
 router = APIRouter(include_in_schema=False)
+
+
+@lru_cache(maxsize=1)
+def _zone() -> zoneinfo.ZoneInfo:
+    from checkonce.policy import jurisdiction_policy
+
+    return zoneinfo.ZoneInfo(jurisdiction_policy().jurisdiction.timezone)
+
+
+def local_time(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored moment in the jurisdiction's time (Beijing time for Xi'an), for people. SQLite
+    hands back naive datetimes: they were stored in UTC."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(_zone()).strftime(fmt)
+
+
+TEMPLATES.env.filters["local_time"] = local_time
 READERS = PageAllow("coordinator", "admin")
 ACTORS = PageAllow("coordinator")
 Reader = Annotated[Principal, Depends(READERS)]
