@@ -85,6 +85,7 @@ def ratios_table(rows: list[bench.Row], instance: Instance) -> Table:
         )
         table.add_row("solver stages (peak RSS after each)", stages)
         table.add_row("largest worker process, peak MB", str(solver.get("worker_peak_mb", "")))
+        table.add_row("stage counts", str(solver.get("stage_counts", {})))
         table.add_row("exact CP-SAT pieces", str(solver.get("exact_pieces", "")))
         table.add_row("day groups re-routed", str(solver.get("routed_crew_days", "")))
     return table

@@ -95,6 +95,7 @@ def _child(
         "stage_seconds",
         "stage_peak_mb",
         "worker_peak_mb",
+        "stage_counts",
         "exact_pieces",
         "routed_crew_days",
     ):

@@ -234,6 +234,9 @@ class Solver:
         self.routed_days = 0
         self._anchors: dict[str, int] = {}
         self._busy_days: dict[tuple[str, str], list[int]] = {}
+        # What each stage did, for the report of where the time goes.
+        self.counts: dict[str, int] = defaultdict(int)
+        self.substages: dict[str, float] = {}
         self.groups: list[Group] = []
         self.booking: dict[str, _Booking] = defaultdict(_Booking)
 
@@ -290,6 +293,7 @@ class Solver:
 
     def merge(self) -> None:
         """Stabbing groups per enterprise, or an exact CP-SAT piece where a cap binds."""
+        started = time.perf_counter()
         binding: list[tuple[str, list[tuple[Task, int, int]]]] = []
         per_enterprise = self.admissible()
         for k, (enterprise, items) in enumerate(per_enterprise.items()):
@@ -303,10 +307,14 @@ class Solver:
                 if proven is None:
                     binding.append((enterprise, items))
                 else:
+                    self.counts["merge_proven_without_cp_sat"] += 1
                     self.groups.extend(proven)
             else:
                 self.groups.extend(groups)
+        self.substages["merge.stab"] = time.perf_counter() - started
+        started = time.perf_counter()
         self._exact_enterprises(binding)
+        self.substages["merge.pieces"] = time.perf_counter() - started
 
     def _drop_over_cap(
         self, enterprise: str, items: list[tuple[Task, int, int]]
@@ -648,6 +656,7 @@ class Solver:
         for index, g in enumerate(self.groups):
             branches[self._bucket(g)].append(index)
         chosen: dict[int, int] = {}
+        flows_started = time.perf_counter()
         for calendar_pass in range(CALENDAR_PASSES):
             previous, chosen = chosen, {}
             busy = self._busy(previous)
@@ -657,6 +666,9 @@ class Solver:
                     done = (calendar_pass + k / len(branches)) / CALENDAR_PASSES
                     self.progress("calendar", 0.5 * done)
         self.progress("calendar", 0.5)
+        self.substages["calendar.flows"] = time.perf_counter() - flows_started
+        booking_started = time.perf_counter()
+        self.counts["calendar_unplaced"] = len(self.groups) - len(chosen)
         # Book in a fixed order; a visit whose day breaks a cap or is taken moves locally.
         n = len(self.groups)
         order = sorted(range(n), key=lambda i: (self.groups[i].enterprise, self.groups[i].hi))
@@ -667,6 +679,7 @@ class Solver:
             if day is not None and self.can_book(g, day):
                 self.book(g, day)
                 continue
+            self.counts["calendar_moved"] += 1
             home = g.hi if day is None else day
             alternatives = sorted(range(g.lo, g.hi + 1), key=lambda t: (abs(t - home), t))
             for t in alternatives:
@@ -675,8 +688,12 @@ class Solver:
                     break
             else:
                 homeless.append(g)
+        self.counts["calendar_homeless"] = len(homeless)
+        self.substages["calendar.book"] = time.perf_counter() - booking_started
         if homeless:
+            rebuild_started = time.perf_counter()
             self._rebuild_enterprises(homeless)
+            self.substages["calendar.rebuild"] = time.perf_counter() - rebuild_started
 
     def _branch_flows(
         self,
@@ -858,6 +875,7 @@ class Solver:
         order, the visits a district could not staff alone get the whole draw (inspectors
         of other districts, then the last visit's), another day, or a split.
         """
+        self._draw_started = time.perf_counter()
         placed = [g for g in self.groups if g.day is not None]
         placed.sort(key=lambda g: (g.day, g.enterprise, g.tasks[0].id))
         for number, g in enumerate(placed, start=1):
@@ -929,6 +947,10 @@ class Solver:
         for district in sorted(staffed):
             for k, start, team in staffed[district]:
                 done[k] = (start, team)
+        self.counts["draw_local"] = len(done)
+        self.counts["draw_rest"] = len(placed) - len(done)
+        self.substages["draw.local"] = time.perf_counter() - self._draw_started
+        rest_started = time.perf_counter()
         # Each enterprise's visits by day, for the rotation rule of the second phase.
         history: dict[str, list[tuple[int, tuple[str, ...]]]] = defaultdict(list)
         for k in sorted(done):
@@ -958,6 +980,7 @@ class Solver:
             for visit in new:
                 bisect.insort(mine, (day_index[visit.day], visit.inspectors))
             visits.extend(new)
+        self.substages["draw.rest"] = time.perf_counter() - rest_started
         return visits
 
     def route(self, visits: list[Visit]) -> list[Visit]:
@@ -1105,10 +1128,12 @@ class Solver:
             "stage_peak_mb": peaks,
             "worker_peak_mb": peak_mb(children=True),
             "exact_pieces": self.exact_pieces,
+            "stage_counts": dict(self.counts),
             "routed_crew_days": self.routed_days,
             "seed": self.seed,
         }
         finish("metrics", clock)
+        stages.update(self.substages)
         metrics["stage_seconds"] = {k: round(v, 3) for k, v in stages.items()}
         self.progress("done", 1.0)
         unscheduled = sorted(self.unscheduled, key=lambda u: u.task)
