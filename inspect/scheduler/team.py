@@ -116,16 +116,51 @@ class Staffer:
             e.id: set(e.last_inspectors) for e in instance.enterprises
         }
 
+    def _eligible(
+        self, inspector_ids: list[str], enterprise_id: str, day: str, duration: int
+    ) -> list[str]:
+        """The inspectors a hard rule does not already exclude: certified and available
+        that day, no conflict with the enterprise, and not so busy that the visit alone
+        would exceed their day. Only these are ranked: at a province's scale hashing a
+        whole branch for every visit was most of the solve, and the ones left out here
+        would be skipped after ranking anyway, so the team drawn is the same.
+        """
+        out: list[str] = []
+        inspectors, timelines, conflicts = self.inspectors, self.timelines, self.conflicts
+        for iid in inspector_ids:
+            person = inspectors[iid]
+            if day in person.unavailable or not (
+                person.certificate_valid[0] <= day <= person.certificate_valid[1]
+            ):
+                continue
+            if (iid, enterprise_id) in conflicts:
+                continue
+            timeline = timelines.get((iid, day))
+            if timeline is not None and timeline.used + duration > timeline.budget:
+                continue
+            out.append(iid)
+        return out
+
     def _candidates(
-        self, visit_id: str, department: str, enterprise: Enterprise, local_only: bool = False
+        self,
+        visit_id: str,
+        department: str,
+        enterprise: Enterprise,
+        day: str,
+        duration: int,
+        local_only: bool = False,
     ) -> Iterable[str]:
-        local = self.local.get((department, enterprise.district), [])
+        local = self._eligible(
+            self.local.get((department, enterprise.district), []), enterprise.id, day, duration
+        )
         last = self.last.get(enterprise.id, set())
         ranked_local = self.ranker.rank(visit_id, local)
         yield from (i for i in ranked_local if i not in last)
         if local_only:
             return
-        remote = self._remote(department, enterprise.district)
+        remote = self._eligible(
+            self._remote(department, enterprise.district), enterprise.id, day, duration
+        )
         ranked_remote = self.ranker.rank(visit_id, remote)
         yield from (i for i in ranked_remote if i not in last)
         yield from (i for i in ranked_local if i in last)
@@ -201,7 +236,7 @@ class Staffer:
         for department in sorted(needs):
             wanted = needs[department]
             got = 0
-            for iid in self._candidates(visit_id, department, ent, local_only):
+            for iid in self._candidates(visit_id, department, ent, day, duration, local_only):
                 if (iid, enterprise_id) in self.conflicts:
                     continue
                 if not self.inspectors[iid].works_on(day):
