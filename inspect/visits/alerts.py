@@ -12,7 +12,7 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from checkonce.db import utcnow
@@ -96,8 +96,9 @@ def count_windows(*, db_session: Session, enterprise_id: int, windows: list[Wind
     return [int(value) for value in row]
 
 
-def _upsert(
+def _set_count(
     db_session: Session,
+    alert: EntryAlert | None,
     *,
     kind: str,
     enterprise_id: int,
@@ -109,13 +110,7 @@ def _upsert(
     checkin_id: int | None,
     entry_id: int | None = None,
 ) -> EntryAlert:
-    alert = db_session.scalars(
-        select(EntryAlert).where(
-            EntryAlert.kind == kind,
-            EntryAlert.enterprise_id == enterprise_id,
-            EntryAlert.window_key == key,
-        )
-    ).first()
+    """The standing `alert` with its count set (a new one when None); not flushed."""
     now = utcnow()
     if alert is None:
         alert = EntryAlert(
@@ -136,6 +131,42 @@ def _upsert(
         alert.count = count
         alert.last_checkin_id = checkin_id
         alert.updated_at = now
+    return alert
+
+
+def _upsert(
+    db_session: Session,
+    *,
+    kind: str,
+    enterprise_id: int,
+    key: str,
+    start: dt.date,
+    end: dt.date,
+    count: int,
+    threshold: int,
+    checkin_id: int | None,
+    entry_id: int | None = None,
+) -> EntryAlert:
+    alert = db_session.scalars(
+        select(EntryAlert).where(
+            EntryAlert.kind == kind,
+            EntryAlert.enterprise_id == enterprise_id,
+            EntryAlert.window_key == key,
+        )
+    ).first()
+    alert = _set_count(
+        db_session,
+        alert,
+        kind=kind,
+        enterprise_id=enterprise_id,
+        key=key,
+        start=start,
+        end=end,
+        count=count,
+        threshold=threshold,
+        checkin_id=checkin_id,
+        entry_id=entry_id,
+    )
     db_session.flush()
     return alert
 
@@ -145,29 +176,67 @@ def check_repeat_entries(
 ) -> list[EntryAlert]:
     """Raise or update an alert for each window around `day` whose entry count exceeds the
     policy; the alerts now standing for those windows are returned."""
-    raised = []
     windows = windows_of(day, policy)
     counts = count_windows(db_session=db_session, enterprise_id=enterprise_id, windows=windows)
-    for window, count in zip(windows, counts, strict=True):
-        if count > window.threshold:
-            raised.append(
-                _upsert(
-                    db_session,
-                    kind=window.kind,
-                    enterprise_id=enterprise_id,
-                    key=window.key,
-                    start=window.start,
-                    end=window.end,
-                    count=count,
-                    threshold=window.threshold,
-                    checkin_id=checkin_id,
-                )
+    exceeded = [(w, n) for w, n in zip(windows, counts, strict=True) if n > w.threshold]
+    if not exceeded:
+        return []
+    # The standing alerts of all exceeded windows in one query, then one flush for all.
+    standing = {
+        (alert.kind, alert.window_key): alert
+        for alert in db_session.scalars(
+            select(EntryAlert).where(
+                EntryAlert.enterprise_id == enterprise_id,
+                or_(
+                    *(
+                        and_(EntryAlert.kind == w.kind, EntryAlert.window_key == w.key)
+                        for w, _n in exceeded
+                    )
+                ),
             )
+        )
+    }
+    raised = [
+        _set_count(
+            db_session,
+            standing.get((window.kind, window.key)),
+            kind=window.kind,
+            enterprise_id=enterprise_id,
+            key=window.key,
+            start=window.start,
+            end=window.end,
+            count=count,
+            threshold=window.threshold,
+            checkin_id=checkin_id,
+        )
+        for window, count in exceeded
+    ]
+    db_session.flush()
     return raised
 
 
-def raise_unplanned_entry(*, db_session: Session, entry: Entry, checkin_id: int) -> EntryAlert:
-    """The alert of an unplanned entry (计划外入企); its count is the inspectors checked in."""
+def raise_unplanned_entry(
+    *, db_session: Session, entry: Entry, checkin_id: int, new_entry: bool = False
+) -> EntryAlert:
+    """The alert of an unplanned entry (计划外入企); its count is the inspectors checked in.
+    `new_entry`: the check-in just made the entry, so it is its only inspector and the entry
+    has no alert yet (nothing to read)."""
+    if new_entry:
+        alert = _set_count(
+            db_session,
+            None,
+            kind="unplanned_entry",
+            enterprise_id=entry.enterprise_id,
+            key=f"entry:{entry.id}",
+            start=entry.day,
+            end=entry.day,
+            count=1,
+            threshold=0,
+            checkin_id=checkin_id,
+            entry_id=entry.id,
+        )
+        db_session.flush()
+        return alert
     inspectors = (
         db_session.scalar(
             select(func.count(func.distinct(CheckIn.inspector_id))).where(

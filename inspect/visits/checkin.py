@@ -9,8 +9,15 @@ is accepted within the policy's calendar days and flagged.
 
 Phones retry when offline, so each check-in carries an idempotency key: the same key from
 the same inspector gives back the stored check-in, never a second one. The unique constraint
-in the schema decides races; the enterprise's row is locked (PostgreSQL) while an entry is
-recorded so concurrent entries are counted exactly once for the repeat-entry alerts.
+in the schema decides races (the insert does nothing on a conflict and the stored check-in is
+the answer); the enterprise's row is locked (PostgreSQL) while an entry is recorded so
+concurrent entries are counted exactly once for the repeat-entry alerts.
+
+Every scan at every door runs this, so it keeps its round trips few: a team member joining
+an entry is 4 statements (inspector and replay in one, the enterprise with its lock, the visit
+with its entry, the insert), the first of a team 7 (the entry, the visit's state, the window
+counts), a replay 1; alerts add their own. Signing keys come from a per-process cache
+(`codes.KEY_CACHE`).
 """
 
 from __future__ import annotations
@@ -23,18 +30,19 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict
 from checkonce.jobs.metrics import record_checkin
 from checkonce.policy import Policy
-from checkonce.registry.models import Enterprise, Inspector
+from checkonce.registry.models import Inspector
 from checkonce.visits import alerts
 from checkonce.visits.checkin_models import CheckIn, Entry
-from checkonce.visits.codes import enterprise_of_code
+from checkonce.visits.codes import check_registered, registered_enterprise, scanned_enterprise_code
 from checkonce.visits.models import ScheduleVersion, Visit, VisitInspector
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -44,6 +52,8 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 # one team arriving together: one entry.
 UNPLANNED_ENTRY_SPAN = dt.timedelta(hours=2)
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:\-]{8,64}$")
+# Made once: a fresh alias per call costs the ORM a new compiled form of the query.
+_EARLIER_VISIT = aliased(Visit, name="earlier_visit")
 
 
 class CheckinRefused(CheckOnceError):
@@ -118,14 +128,9 @@ def check_backfill_window(*, day: dt.date, today: dt.date, policy: Policy) -> No
         )
 
 
-def match_visit(
-    *, db_session: Session, inspector_id: int, enterprise_id: int, day: dt.date, backfill: bool
-) -> Visit | None:
-    """The inspector's visit in force at the enterprise on `day` (published version, the
-    inspector on its team, not cancelled or done). A back-fill may also match a visit the
-    missed-visit sweep marked missed: the check-in shows it happened."""
+def _in_force(*, inspector_id: int, enterprise_id: int, day: dt.date, backfill: bool):
     states = ("scheduled", "checked_in", "missed") if backfill else ("scheduled", "checked_in")
-    return db_session.scalars(
+    return (
         select(Visit)
         .join(ScheduleVersion, Visit.schedule_id == ScheduleVersion.id)
         .join(VisitInspector, VisitInspector.visit_id == Visit.id)
@@ -138,59 +143,94 @@ def match_visit(
         )
         .order_by(Visit.id)
         .limit(1)
+    )
+
+
+def match_visit(
+    *, db_session: Session, inspector_id: int, enterprise_id: int, day: dt.date, backfill: bool
+) -> Visit | None:
+    """The inspector's visit in force at the enterprise on `day` (published version, the
+    inspector on its team, not cancelled or done). A back-fill may also match a visit the
+    missed-visit sweep marked missed: the check-in shows it happened."""
+    return db_session.scalars(
+        _in_force(
+            inspector_id=inspector_id, enterprise_id=enterprise_id, day=day, backfill=backfill
+        )
     ).first()
 
 
-def _entry_for(
-    db_session: Session,
-    *,
-    enterprise_id: int,
-    day: dt.date,
-    visit: Visit | None,
-    department_id: int,
-    at: dt.datetime,
-) -> Entry:
-    """The entry a check-in belongs to, created when it is the first of its team."""
-    if visit is not None:
-        # A re-plan publishes frozen visits again as new rows under the same code: a team
-        # member checking in after it joins the entry already made for that code.
-        entry = db_session.scalars(
-            select(Entry)
-            .join(Visit, Entry.visit_id == Visit.id)
-            .where(
-                Entry.enterprise_id == enterprise_id,
-                Entry.day == day,
-                Visit.code == visit.code,
-            )
-            .order_by(Entry.id)
-            .limit(1)
-        ).first()
-        department_id = visit.lead_department_id
-    else:
-        entry = db_session.scalars(
-            select(Entry)
-            .where(
-                Entry.enterprise_id == enterprise_id,
-                Entry.day == day,
-                Entry.visit_id.is_(None),
-                Entry.department_id == department_id,
-                Entry.started_at >= at - UNPLANNED_ENTRY_SPAN,
-                Entry.started_at <= at + UNPLANNED_ENTRY_SPAN,
-            )
-            .order_by(Entry.started_at)
-            .limit(1)
-        ).first()
-    if entry is None:
-        entry = Entry(
-            enterprise_id=enterprise_id,
-            day=day,
-            visit_id=visit.id if visit is not None else None,
-            department_id=department_id,
-            started_at=at,
+def _visit_and_entry(
+    db_session: Session, *, inspector_id: int, enterprise_id: int, day: dt.date, backfill: bool
+) -> tuple[Visit | None, Entry | None]:
+    """`match_visit` and the entry already made for that visit, in one round trip.
+
+    A re-plan publishes frozen visits again as new rows under the same code: a team member
+    checking in after it joins the entry already made for that code."""
+    earlier = _EARLIER_VISIT
+    entry_of_code = (
+        select(Entry.id)
+        .join(earlier, Entry.visit_id == earlier.id)
+        .where(
+            Entry.enterprise_id == Visit.enterprise_id,
+            Entry.day == Visit.day,
+            earlier.code == Visit.code,
         )
-        db_session.add(entry)
-        db_session.flush()
-    return entry
+        .order_by(Entry.id)
+        .limit(1)
+        .correlate(Visit)
+        .scalar_subquery()
+    )
+    stmt = _in_force(
+        inspector_id=inspector_id, enterprise_id=enterprise_id, day=day, backfill=backfill
+    )
+    row = db_session.execute(
+        stmt.add_columns(Entry)
+        .outerjoin(Entry, Entry.id == entry_of_code)
+        # Read under the enterprise's lock: the visit's state decides whether to update it.
+        .execution_options(populate_existing=True)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def _unplanned_entry(
+    db_session: Session, *, enterprise_id: int, day: dt.date, department_id: int, at: dt.datetime
+) -> Entry | None:
+    """The unplanned entry of the inspector's department colleagues arriving together."""
+    return db_session.scalars(
+        select(Entry)
+        .where(
+            Entry.enterprise_id == enterprise_id,
+            Entry.day == day,
+            Entry.visit_id.is_(None),
+            Entry.department_id == department_id,
+            Entry.started_at >= at - UNPLANNED_ENTRY_SPAN,
+            Entry.started_at <= at + UNPLANNED_ENTRY_SPAN,
+        )
+        .order_by(Entry.started_at)
+        .limit(1)
+    ).first()
+
+
+def _inspector_and_stored(
+    db_session: Session, inspector_id: int, key: str
+) -> tuple[Inspector | None, CheckIn | None]:
+    """The inspector and the check-in already stored under `key`, in one round trip; the
+    stored one comes with what its answer shows (enterprise, visit)."""
+    row = db_session.execute(
+        select(Inspector, CheckIn)
+        .outerjoin(
+            CheckIn,
+            and_(CheckIn.inspector_id == Inspector.id, CheckIn.idempotency_key == key),
+        )
+        .where(Inspector.id == inspector_id)
+        .options(joinedload(CheckIn.enterprise), joinedload(CheckIn.visit))
+    ).first()
+    if row is None:
+        return None, None
+    inspector, stored = row
+    if stored is not None:
+        set_committed_value(stored, "inspector", inspector)
+    return inspector, stored
 
 
 def _stored(db_session: Session, inspector_id: int, key: str) -> CheckIn | None:
@@ -208,6 +248,19 @@ def _replay(stored: CheckIn, request: CheckinRequest) -> CheckinResult:
     return CheckinResult(checkin=stored, replayed=True)
 
 
+def _insert_unless_stored(db_session: Session, values: dict) -> CheckIn | None:
+    """Insert the check-in; None when the (inspector, idempotency key) pair is already
+    stored. The schema's unique constraint decides, without a savepoint round trip."""
+    dialect = postgresql if db_session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(CheckIn)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["inspector_id", "idempotency_key"])
+        .returning(CheckIn)
+    )
+    return db_session.scalars(stmt).first()
+
+
 def check_in(
     *,
     db_session: Session,
@@ -223,19 +276,20 @@ def check_in(
             "幂等键应为 8–64 位字母、数字或 _ . : -", code="invalid_idempotency_key"
         )
     # The code is checked first: a forged or foreign code stores nothing, not even a replay.
-    firm, code = enterprise_of_code(
+    code = scanned_enterprise_code(
         db_session=db_session,
         secret_key=secret_key,
         scanned=request.scanned,
         expected_credit_code=request.credit_code,
     )
-    stored = _stored(db_session, inspector_id, request.idempotency_key)
+    inspector, stored = _inspector_and_stored(db_session, inspector_id, request.idempotency_key)
     if stored is not None:
-        return _replay(stored, request)
-
-    inspector = db_session.get(Inspector, inspector_id)
+        replay = _replay(stored, request)  # the same content, so the same enterprise code
+        check_registered(stored.enterprise, code)
+        return replay
     if inspector is None:
         raise CheckinRefused("账号未关联执法人员，不能签到", code="not_an_inspector")
+
     zone = ZoneInfo(policy.jurisdiction.timezone)
     now = as_utc(now or utcnow(), dt.UTC)
     today = now.astimezone(zone).date()
@@ -265,80 +319,101 @@ def check_in(
         day, at = today, now
     if (request.lat is None) != (request.lon is None):
         raise CheckinRefused("定位信息不完整：经度和纬度须同时提供")
+
+    # Serialise entries into one enterprise so the entry counts behind the alerts are exact
+    # (the row is read and locked in one statement). A concurrent retry of the same key waits
+    # here; its insert below then does nothing and it answers with the stored check-in.
+    firm = registered_enterprise(db_session=db_session, code=code, lock=True)
     distance = None
     if request.lat is not None and request.lon is not None:
         distance = round(distance_m(request.lat, request.lon, firm.lat, firm.lon), 1)
 
-    # Serialise entries into one enterprise so the entry counts behind the alerts are exact;
-    # a concurrent retry of the same key waits here and then finds the stored check-in.
-    db_session.execute(select(Enterprise.id).where(Enterprise.id == firm.id).with_for_update())
-    stored = _stored(db_session, inspector_id, request.idempotency_key)
-    if stored is not None:
-        return _replay(stored, request)
-
-    visit = match_visit(
-        db_session=db_session,
+    visit, entry = _visit_and_entry(
+        db_session,
         inspector_id=inspector_id,
         enterprise_id=firm.id,
         day=day,
         backfill=reason is not None,
     )
-    try:
-        with db_session.begin_nested():
-            entry = _entry_for(
-                db_session,
-                enterprise_id=firm.id,
-                day=day,
-                visit=visit,
-                department_id=inspector.department_id,
-                at=at,
-            )
-            checkin = CheckIn(
-                inspector_id=inspector_id,
-                idempotency_key=request.idempotency_key,
-                request_hash=request.fingerprint(),
-                enterprise_id=firm.id,
-                entry_id=entry.id,
-                visit_id=visit.id if visit is not None else None,
-                outcome="planned" if visit is not None else "unplanned",
-                code_kid=code.kid,
-                day=day,
-                checked_in_at=at,
-                client_time=client_time,
-                recorded_at=now,
-                lat=request.lat,
-                lon=request.lon,
-                distance_m=distance,
-                outside_geofence=distance is not None
-                and distance > policy.checkin.geofence_radius_m,
-                backfill=reason is not None,
-                backfill_reason=reason,
-            )
-            db_session.add(checkin)
+    if visit is None:
+        entry = _unplanned_entry(
+            db_session,
+            enterprise_id=firm.id,
+            day=day,
+            department_id=inspector.department_id,
+            at=at,
+        )
+    new_entry = entry is None
+    if entry is None:
+        entry = Entry(
+            enterprise_id=firm.id,
+            day=day,
+            visit_id=visit.id if visit is not None else None,
+            department_id=visit.lead_department_id
+            if visit is not None
+            else inspector.department_id,
+            started_at=at,
+        )
+        db_session.add(entry)
+        db_session.flush()
+    checkin = _insert_unless_stored(
+        db_session,
+        {
+            "inspector_id": inspector_id,
+            "idempotency_key": request.idempotency_key,
+            "request_hash": request.fingerprint(),
+            "enterprise_id": firm.id,
+            "entry_id": entry.id,
+            "visit_id": visit.id if visit is not None else None,
+            "outcome": "planned" if visit is not None else "unplanned",
+            "code_kid": code.kid,
+            "day": day,
+            "checked_in_at": at,
+            "client_time": client_time,
+            "recorded_at": now,
+            "lat": request.lat,
+            "lon": request.lon,
+            "distance_m": distance,
+            "outside_geofence": distance is not None
+            and distance > policy.checkin.geofence_radius_m,
+            "backfill": reason is not None,
+            "backfill_reason": reason,
+        },
+    )
+    if checkin is None:
+        # Another request with the same key won the race (a retry that waited for the lock,
+        # or the same key sent with another enterprise's code): its row is the answer, and the
+        # entry this call made for it is undone.
+        if new_entry:
+            db_session.delete(entry)
             db_session.flush()
-    except IntegrityError:
-        # Another request with the same key won the race (same key, other enterprise code,
-        # so another lock): its row is committed and is the answer.
         stored = _stored(db_session, inspector_id, request.idempotency_key)
         if stored is None:
-            raise
+            raise RuntimeError("check-in insert conflicted but no stored check-in was found")
         return _replay(stored, request)
+    # The answer is built from these; held here so they are not loaded again.
+    held = {"inspector": inspector, "enterprise": firm, "visit": visit, "entry": entry}
+    for name, value in held.items():
+        set_committed_value(checkin, name, value)
 
-    if visit is not None:
+    if visit is not None and visit.state != "checked_in":
         db_session.execute(
             update(Visit)
             .where(Visit.id == visit.id, Visit.state.in_(("scheduled", "missed")))
             .values(state="checked_in")
         )
-    else:
-        alerts.raise_unplanned_entry(db_session=db_session, entry=entry, checkin_id=checkin.id)
-    alerts.check_repeat_entries(
-        db_session=db_session,
-        enterprise_id=firm.id,
-        day=day,
-        policy=policy,
-        checkin_id=checkin.id,
-    )
-    db_session.flush()
+    elif visit is None:
+        alerts.raise_unplanned_entry(
+            db_session=db_session, entry=entry, checkin_id=checkin.id, new_entry=new_entry
+        )
+    # Entry counts change only when an entry is made: a team member joining one changes none.
+    if new_entry:
+        alerts.check_repeat_entries(
+            db_session=db_session,
+            enterprise_id=firm.id,
+            day=day,
+            policy=policy,
+            checkin_id=checkin.id,
+        )
     record_checkin(checkin.outcome)
     return CheckinResult(checkin=checkin, replayed=False)

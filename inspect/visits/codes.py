@@ -6,6 +6,13 @@ before it, truncated to 128 bits and base64url-encoded, under the secret of the 
 Key secrets are derived from the server's secret key and the key's stored salt, so neither the
 database nor the configuration alone can forge a code. Keys rotate: new codes are signed with
 the newest unrevoked key, older codes keep working until their key is revoked.
+
+Keys are read on every scan, so each process keeps them in memory for KEY_CACHE_SECONDS
+(30 s). A key id it has not seen is always read from the database, so a key rotated in by
+another process or server worker works at once. A revocation takes effect at once in the
+process that revoked it, and within KEY_CACHE_SECONDS in every other process (other
+`serve` workers, a server when the CLI revoked): posters signed by a leaked key may still be
+accepted there for up to that long.
 """
 
 from __future__ import annotations
@@ -16,6 +23,9 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -32,6 +42,8 @@ INSPECTION_KIND = "V1"
 SIGNATURE_BYTES = 16
 _CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{18}$")
 _KID = re.compile(r"^[0-9a-z]{4,16}$")
+# How long a process trusts its copy of a signing key (see the module docstring).
+KEY_CACHE_SECONDS = 30.0
 
 
 class InvalidCode(CheckOnceError):
@@ -63,7 +75,80 @@ class InspectionCode:
 # --- keys ----------------------------------------------------------------------------------
 
 
-def derive_secret(secret_key: str, key: CodeSigningKey) -> bytes:
+@dataclass(frozen=True)
+class KnownKey:
+    """A signing key as this process last read it: enough to check a signature."""
+
+    kid: str
+    salt: str
+    revoked: bool
+
+
+class KeyCache:
+    """Signing keys per database and key id, trusted for `ttl` seconds.
+
+    Only keys found are kept (an unknown key id is read again on the next scan), and a key
+    this process revoked stays revoked here for `ttl` even if a concurrent scan read it back
+    before the revocation committed: a revocation that then rolls back fails closed.
+    """
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._keys: dict[tuple[str, str], tuple[KnownKey, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, database: str, kid: str) -> KnownKey | None:
+        held = self._keys.get((database, kid))
+        if held is None or held[1] <= self.clock():
+            return None
+        return held[0]
+
+    def put(self, database: str, key: KnownKey) -> None:
+        with self._lock:
+            held = self._keys.get((database, key.kid))
+            now = self.clock()
+            if held is not None and held[0].revoked and held[1] > now and not key.revoked:
+                return
+            self._keys[(database, key.kid)] = (key, now + self.ttl)
+
+    def revoke(self, database: str, key: KnownKey) -> None:
+        with self._lock:
+            self._keys[(database, key.kid)] = (key, self.clock() + self.ttl)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+
+
+KEY_CACHE = KeyCache(KEY_CACHE_SECONDS)
+
+
+def _database_of(db_session: Session) -> str:
+    """Names the database (and schema) a session reads, so two databases in one process never
+    share cached keys."""
+    return str(db_session.get_bind().engine.url)
+
+
+def _known(key: CodeSigningKey) -> KnownKey:
+    return KnownKey(kid=key.kid, salt=key.salt, revoked=key.revoked_at is not None)
+
+
+def signing_key(*, db_session: Session, kid: str) -> KnownKey | None:
+    """The key `kid` from this process's cache, or from the database (then cached)."""
+    database = _database_of(db_session)
+    known = KEY_CACHE.get(database, kid)
+    if known is not None:
+        return known
+    key = db_session.scalars(select(CodeSigningKey).where(CodeSigningKey.kid == kid)).first()
+    if key is None:
+        return None
+    known = _known(key)
+    KEY_CACHE.put(database, known)
+    return KEY_CACHE.get(database, kid) or known
+
+
+def derive_secret(secret_key: str, key: CodeSigningKey | KnownKey) -> bytes:
     """The signing secret of `key`: HMAC of the server secret over the key id and salt."""
     message = f"checkonce/code-signing/{key.kid}/{key.salt}".encode()
     return hmac.new(secret_key.encode(), message, hashlib.sha256).digest()
@@ -106,6 +191,8 @@ def revoke_key(*, db_session: Session, kid: str, actor: str, reason: str) -> Cod
     key.revoked_by = actor
     key.revoke_reason = reason.strip()
     db_session.flush()
+    # Immediate in this process; other processes drop their copy within KEY_CACHE_SECONDS.
+    KEY_CACHE.revoke(_database_of(db_session), _known(key))
     return key
 
 
@@ -155,12 +242,12 @@ def _verify(db_session: Session, secret_key: str, token: str, kind: str, what: s
     parts = token.split(".")
     if len(parts) < 4 or parts[0] != kind or not _KID.match(parts[1]):
         raise InvalidCode(f"{what}格式不正确：不是本系统签发的{what}", code="code_malformed")
-    key = db_session.scalars(select(CodeSigningKey).where(CodeSigningKey.kid == parts[1])).first()
+    key = signing_key(db_session=db_session, kid=parts[1])
     expected = _signature(derive_secret(secret_key, key), ".".join(parts[:-1])) if key else ""
     # Compare even when the key is unknown so the answer's timing does not reveal key ids.
     if not hmac.compare_digest(expected.encode(), parts[-1].encode()) or key is None:
         raise InvalidCode(f"{what}校验失败：二维码被篡改或伪造", code="code_forged")
-    if key.revoked_at is not None:
+    if key.revoked:
         raise InvalidCode(
             f"{what}已作废（签名密钥 {key.kid} 已停用），请使用新打印的二维码", code="code_revoked"
         )
@@ -189,10 +276,10 @@ def verify_inspection_token(*, db_session: Session, secret_key: str, token: str)
     return InspectionCode(visit_id=visit_id, inspector_id=inspector_id, day=valid_on, kid=kid)
 
 
-def enterprise_of_code(
+def scanned_enterprise_code(
     *, db_session: Session, secret_key: str, scanned: str, expected_credit_code: str | None = None
-) -> tuple[Enterprise, EnterpriseCode]:
-    """The registered enterprise a scanned enterprise code belongs to.
+) -> EnterpriseCode:
+    """The enterprise code in what a camera read, its signature and key checked.
 
     `expected_credit_code` is the enterprise the caller says it is at: a valid code of another
     enterprise is refused (a poster carried elsewhere, or a photo of someone else's poster).
@@ -208,15 +295,42 @@ def enterprise_of_code(
             f"企业码属于另一家企业（{code.credit_code}），与所报企业 {expected_credit_code} 不符",
             code="code_other_enterprise",
         )
-    firm = db_session.scalars(
-        select(Enterprise).where(Enterprise.credit_code == code.credit_code)
-    ).first()
-    if firm is None or not firm.active:
+    return code
+
+
+def check_registered(firm: Enterprise | None, code: EnterpriseCode) -> Enterprise:
+    """`firm` if it is the code's enterprise and still registered, else InvalidCode."""
+    if firm is None or not firm.active or firm.credit_code != code.credit_code:
         raise InvalidCode(
             f"企业码对应的企业 {code.credit_code} 不在登记库中或已注销",
             code="code_unknown_enterprise",
         )
-    return firm, code
+    return firm
+
+
+def registered_enterprise(
+    *, db_session: Session, code: EnterpriseCode, lock: bool = False
+) -> Enterprise:
+    """The registered, active enterprise a valid code names. `lock` also locks its row
+    (PostgreSQL) for the rest of the transaction, in the same round trip."""
+    stmt = select(Enterprise).where(Enterprise.credit_code == code.credit_code)
+    if lock:
+        stmt = stmt.with_for_update()
+    return check_registered(db_session.scalars(stmt).first(), code)
+
+
+def enterprise_of_code(
+    *, db_session: Session, secret_key: str, scanned: str, expected_credit_code: str | None = None
+) -> tuple[Enterprise, EnterpriseCode]:
+    """The registered enterprise a scanned enterprise code belongs to (see
+    `scanned_enterprise_code` for `expected_credit_code`)."""
+    code = scanned_enterprise_code(
+        db_session=db_session,
+        secret_key=secret_key,
+        scanned=scanned,
+        expected_credit_code=expected_credit_code,
+    )
+    return registered_enterprise(db_session=db_session, code=code), code
 
 
 def enterprise_url(base_url: str, token: str) -> str:

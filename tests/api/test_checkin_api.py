@@ -17,7 +17,7 @@ from checkonce.registry.models import Enterprise, Inspector
 from checkonce.visits.checkin_models import CheckIn
 from checkonce.visits.models import Visit
 from tests import factories as f
-from tests.visits.test_checkin import offset, visit
+from tests.visits.test_checkin import offset, statements, visit
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -94,6 +94,22 @@ def test_scan_and_check_in_to_a_planned_visit_with_retries(
     )
     assert changed.status_code == 409
     assert changed.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_check_in_request_takes_few_round_trips(client, headers, db_session, officer, firm):
+    """The whole request, answer included (nothing the answer shows is loaded again)."""
+    visit(db_session, firm, [officer, f.inspector(db_session)], day=today())
+    url = poster_url(client, headers, firm)
+    assert client.get(url.split("testserver", 1)[1]).status_code == 200  # the key, now cached
+    payload = body(firm, url)
+    with statements(db_session) as ran:
+        first = client.post("/api/v1/checkins", json=payload, headers=headers["inspector"])
+    assert first.status_code == 201 and first.json()["outcome"] == "planned"
+    assert len(ran) <= 7, ran
+    with statements(db_session) as ran:
+        retry = client.post("/api/v1/checkins", json=payload, headers=headers["inspector"])
+    assert retry.json() == first.json()
+    assert len(ran) <= 1, ran
 
 
 def test_an_unplanned_entry_is_recorded_and_alerted(client, headers, officer, firm):

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from checkonce.errors import Conflict
 from checkonce.visits import codes
@@ -119,6 +121,24 @@ def do_check_in(session, person, req: CheckinRequest, now: dt.datetime = NOW):
         request=req,
         now=now,
     )
+
+
+@contextmanager
+def statements(session) -> Iterator[list[str]]:
+    """The SQL statements run on `session`'s database inside the block. Transaction control
+    is left out: the tests' savepoints belong to the harness, not to the code under test."""
+    ran: list[str] = []
+    engine = session.get_bind().engine
+
+    def record(_conn, _cursor, statement, _params, _context, _executemany) -> None:
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
+            ran.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield ran
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 def count(session, model, **where) -> int:
@@ -378,6 +398,43 @@ def test_the_schema_refuses_a_second_row_with_the_same_key(db_session):
     with pytest.raises(IntegrityError), s.begin_nested():
         s.add(copy)
         s.flush()
+
+
+def test_a_check_in_takes_few_round_trips(db_session):
+    """Every scan at every door runs this: it was 13–17 statements a check-in (one for the
+    signing key, one to re-check the key after the lock, a savepoint, one to count the entries
+    even when none was added, one per alert window). Keys are cached once read."""
+    s = db_session
+    firm = f.enterprise(s)
+    a, b, c = f.inspector(s), f.inspector(s), f.inspector(s)
+    planned = visit(s, firm, [a, b])
+    # The first scan in a process reads the signing key; later ones find it cached.
+    codes.enterprise_of_code(db_session=s, secret_key=SECRET, scanned=scan_of(s, firm))
+    first, second, unplanned = request(s, firm), request(s, firm), request(s, firm)
+
+    with statements(s) as ran:
+        result = do_check_in(s, a, first)
+    assert result.checkin.visit_id == planned.id
+    # inspector + replay, enterprise + lock, visit + entry, entry, check-in, visit, counts
+    assert len(ran) <= 7, ran
+
+    with statements(s) as ran:
+        joined = do_check_in(s, b, second)
+    assert joined.checkin.entry_id == result.checkin.entry_id
+    assert len(ran) <= 4, ran
+
+    with statements(s) as ran:
+        alone = do_check_in(s, c, unplanned)
+    assert alone.checkin.outcome == "unplanned"
+    kinds = set(s.scalars(select(EntryAlert.kind).where(EntryAlert.enterprise_id == firm.id)))
+    assert kinds == {"unplanned_entry", "entries_per_day"}
+    # ... + the unplanned entry's lookup, its alert, the day alert's lookup and insert
+    assert len(ran) <= 10, ran
+
+    with statements(s) as ran:
+        again = do_check_in(s, c, unplanned)
+    assert again.replayed and again.checkin.id == alone.checkin.id
+    assert len(ran) <= 1, ran
 
 
 # --- refused codes store nothing ------------------------------------------------------------

@@ -12,11 +12,13 @@ import string
 import pytest
 import zxingcpp
 from PIL import Image, ImageDraw
+from sqlalchemy import update
 
 from checkonce.visits import codes, posters
+from checkonce.visits.checkin_models import CodeSigningKey
 from checkonce.visits.inspection_codes import issue_inspection_code, resolve_inspection_code
 from tests import factories as f
-from tests.visits.test_checkin import SECRET, TODAY, schedule, visit
+from tests.visits.test_checkin import SECRET, TODAY, schedule, statements, visit
 
 BASE = "https://checkonce.example.gov.cn"
 
@@ -113,6 +115,65 @@ def test_revoking_the_only_key_makes_the_next_poster_use_a_fresh_one(db_session)
             codes.revoke_key(db_session=db_session, kid=key.kid, actor="admin:t", reason="轮换")
     token = token_of(db_session, firm)
     assert verify(db_session, token).credit_code == firm.credit_code
+
+
+# --- the signing keys each process caches ------------------------------------------------------
+
+
+@pytest.fixture
+def clock(monkeypatch) -> list[float]:
+    """The key cache's clock, moved by hand."""
+    now = [1_000_000.0]
+    monkeypatch.setattr(codes.KEY_CACHE, "clock", lambda: now[0])
+    return now
+
+
+def key_reads(ran: list[str]) -> int:
+    return sum("FROM code_signing_key" in statement for statement in ran)
+
+
+def test_scans_read_a_signing_key_once_per_cache_lifetime(db_session, clock):
+    token = token_of(db_session, f.enterprise(db_session))
+    with statements(db_session) as ran:
+        for _ in range(3):
+            verify(db_session, token)
+        assert key_reads(ran) == 1
+        clock[0] += codes.KEY_CACHE_SECONDS
+        verify(db_session, token)
+        assert key_reads(ran) == 2
+
+
+def test_a_key_revoked_by_another_process_is_refused_once_the_cache_expires(db_session, clock):
+    token = token_of(db_session, f.enterprise(db_session))
+    kid = verify(db_session, token).kid
+    # Another process (a server worker, the CLI) revokes it straight in the database.
+    db_session.execute(
+        update(CodeSigningKey)
+        .where(CodeSigningKey.kid == kid)
+        .values(revoked_at=dt.datetime.now(dt.UTC), revoked_by="admin:b", revoke_reason="外泄")
+    )
+    clock[0] += codes.KEY_CACHE_SECONDS - 1
+    assert verify(db_session, token).kid == kid  # still trusted here, within the lifetime
+    clock[0] += 1
+    assert refused_code(db_session, token) == "code_revoked"
+
+
+def test_a_revocation_here_is_immediate_even_with_the_key_cached(db_session, clock):
+    token = token_of(db_session, f.enterprise(db_session))
+    kid = verify(db_session, token).kid
+    codes.revoke_key(db_session=db_session, kid=kid, actor="admin:t", reason="外泄")
+    assert refused_code(db_session, token) == "code_revoked"
+
+
+def test_a_local_revocation_outlives_a_stale_read_until_the_cache_expires(clock):
+    cache = codes.KeyCache(30, clock=lambda: clock[0])
+    key = codes.KnownKey(kid="abcd1234", salt="s" * 32, revoked=False)
+    cache.revoke("db", codes.KnownKey(kid=key.kid, salt=key.salt, revoked=True))
+    cache.put("db", key)  # a scan that read the key before the revocation committed
+    assert cache.get("db", key.kid).revoked
+    assert cache.get("other db", key.kid) is None
+    clock[0] += 30
+    assert cache.get("db", key.kid) is None
 
 
 @pytest.mark.parametrize(

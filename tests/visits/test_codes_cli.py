@@ -71,8 +71,10 @@ def verify(path: Path, url: str) -> codes.EnterpriseCode:
         engine.dispose()
 
 
-def test_poster_rotation_and_revocation(workdir):
+def test_poster_rotation_and_revocation(workdir, monkeypatch):
     path, credit = workdir
+    clock = [1000.0]
+    monkeypatch.setattr(codes.KEY_CACHE, "clock", lambda: clock[0])
     done = run(path, "poster", credit, "--out", str(path / "poster.png"))
     assert done.returncode == 0, done.stderr
     first = scanned(path / "poster.png")
@@ -93,6 +95,9 @@ def test_poster_rotation_and_revocation(workdir):
 
     done = run(path, "revoke", old_kid, "--reason", "旧海报作废", "--actor", "admin:张管理")
     assert done.returncode == 0, done.stderr
+    # Revoked by another process: this one trusts its copy of the key until it expires.
+    assert verify(path, first).credit_code == credit
+    clock[0] += codes.KEY_CACHE_SECONDS
     with pytest.raises(codes.InvalidCode, match="已作废"):
         verify(path, first)
     assert verify(path, second).credit_code == credit
