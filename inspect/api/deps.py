@@ -27,7 +27,9 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_db)]
+# scope="function": the commit runs before the response is sent, so a client is never told
+# "saved" about a transaction that then fails (the default scope commits after sending).
+SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
