@@ -101,12 +101,15 @@ def register(app: typer.Typer) -> None:
         reason: str = typer.Option(..., "--reason", help="作废原因"),
         actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
     ) -> None:
-        """作废签名密钥：它签发的企业码与检查码立即失效。"""
+        """作废签名密钥：它签发的企业码与检查码失效（运行中的服务最迟 30 秒内生效）。"""
         from checkonce.cli import console
         from checkonce.visits import codes
 
         with open_session() as session:
             key = codes.revoke_key(db_session=session, kid=kid, actor=actor, reason=reason)
-            console.print(f"已作废签名密钥 {key.kid}；它签发的企业码与检查码不再被接受")
+            console.print(
+                f"已作废签名密钥 {key.kid}；它签发的企业码与检查码不再被接受"
+                f"（正在运行的服务进程最迟 {codes.KEY_CACHE_SECONDS:.0f} 秒内生效）"
+            )
 
     app.add_typer(codes_app, name="codes")

@@ -157,6 +157,7 @@ def rotate_code_key(db: SessionDep, principal: AdminDep) -> KeyOut:
 
 @router.post("/code-keys/{kid}/revoke", response_model=KeyOut)
 def revoke_code_key(kid: str, body: RevokeIn, db: SessionDep, principal: AdminDep) -> KeyOut:
-    """作废签名密钥：它签发的企业码与检查码全部失效（企业须重新打印海报）。"""
+    """作废签名密钥：它签发的企业码与检查码全部失效（企业须重新打印海报）。本进程立即生效，
+    其他服务进程在密钥缓存到期后（最迟 30 秒）生效。"""
     key = codes.revoke_key(db_session=db, kid=kid, actor=principal.actor, reason=body.reason)
     return _key_out(key, _current_kid(codes.list_keys(db_session=db)))
