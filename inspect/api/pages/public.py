@@ -26,8 +26,8 @@ from checkonce.api.routers.checkins import request_policy
 from checkonce.errors import NotFound
 from checkonce.findings import service as findings
 from checkonce.plans.models import Plan, PlanTask, PlanTaskItem
-from checkonce.plans.scope import describe_scope
-from checkonce.registry.models import Department
+from checkonce.plans.scope import SCOPE_NAMES, normalize_scope
+from checkonce.registry.models import Department, District, Industry, Scene
 from checkonce.sampling.models import Draw, DrawMember
 from checkonce.visits.inspection_codes import resolve_inspection_code
 
@@ -116,6 +116,22 @@ def published_draws(db: Session, *, limit: int, offset: int) -> tuple[list[tuple
     return [(draw, n) for draw, n in rows], total
 
 
+def scope_in_words(db: Session, scope: dict | None) -> str:
+    """A plan task's scope with the names people know (industries, districts, scenes), not
+    their codes; "全部企业" when it restricts nothing."""
+    names = {
+        "industries": dict(db.execute(select(Industry.code, Industry.name)).all()),
+        "districts": dict(db.execute(select(District.adcode, District.name)).all()),
+        "scenes": dict(db.execute(select(Scene.code, Scene.name)).all()),
+    }
+    parts = [
+        f"{SCOPE_NAMES[key]}：{'、'.join(names[key].get(v, v) for v in values)}"
+        for key, values in normalize_scope(scope).items()
+        if values
+    ]
+    return "；".join(parts) if parts else "全部企业"
+
+
 @router.get("/public", response_class=HTMLResponse, dependencies=[PUBLIC])
 def public_home(request: Request, db: SessionDep) -> HTMLResponse:
     """The newest published plans, draws and results, each with a link to its full list."""
@@ -171,7 +187,7 @@ def public_plan(plan_id: ObjectId, request: Request, db: SessionDep) -> HTMLResp
     if plan is None:
         raise NotFound(f"计划 {plan_id} 不存在或尚未公开")
     tasks = [
-        {"task": task, "scope": describe_scope(task.scope), "named": len(task.enterprises)}
+        {"task": task, "scope": scope_in_words(db, task.scope), "named": len(task.enterprises)}
         for task in plan.tasks
     ]
     return render(request, "pages/public/plan.html", {"plan": plan, "tasks": tasks})

@@ -105,7 +105,7 @@ def test_plan_detail_of_a_published_plan_only(client, db_session, plans):
     published, approved, draft = plans
     page = client.get(f"/public/plans/{published.id}")
     assert page.status_code == 200
-    assert "双随机抽查" in page.text and "行业：restaurant" in page.text
+    assert "双随机抽查" in page.text and "行业：餐饮服务" in page.text
     assert "2027-01-04" in page.text
     for hidden in (approved, draft):
         answer = client.get(f"/public/plans/{hidden.id}")
