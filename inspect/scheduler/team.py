@@ -8,7 +8,9 @@ day's timeline). Anyone can recompute the order from the published seed.
 
 Order of the tiers, each ranked by the hash: inspectors of the enterprise's district (属地)
 who were not on the enterprise's last visit, then the rest of the department not on the last
-visit, then the last visit's inspectors (rotation: only when nobody else is eligible).
+visit, then the last visit's inspectors (rotation: only when nobody else is eligible). A
+tier of more than SQUAD_SIZE inspectors is drawn squad by squad (`squads`): the squads in
+the order of HMAC(seed, "<visit id>|<squad name>"), the members of each by their own hash.
 """
 
 from __future__ import annotations
@@ -70,6 +72,27 @@ class _Ranker:
         return [iid for _mac, iid in keyed]
 
 
+# A pool of more inspectors than this is drawn in squads (执法小组) of about this size.
+SQUAD_SIZE = 64
+
+
+def squads(pool: list[str], name: str) -> list[tuple[str, list[str]]]:
+    """A pool of inspectors split into squads: (squad name, members).
+
+    Up to SQUAD_SIZE inspectors are one squad, drawn as a whole. A larger pool (a
+    province's city branch can hold hundreds) is cut, in inspector id order, into the
+    fewest squads of at most SQUAD_SIZE, of even sizes, named "<name>|<k>". A visit ranks
+    the squads by the keyed hash and then the members of each, so every inspector is as
+    likely to be drawn as before while a visit hashes a few dozen pairs, not hundreds.
+    """
+    if len(pool) <= SQUAD_SIZE:
+        return [(name, list(pool))]
+    ordered = sorted(pool)
+    count = -(-len(ordered) // SQUAD_SIZE)
+    size = -(-len(ordered) // count)
+    return [(f"{name}|{k}", ordered[k * size : (k + 1) * size]) for k in range(count)]
+
+
 def nearest_district(point: Point, centres: dict[str, Point]) -> str | None:
     """District whose centre is closest (planar is enough for picking a home district)."""
     best, best_d = None, float("inf")
@@ -112,6 +135,7 @@ class Staffer:
         self.timelines: dict[tuple[str, str], DayTimeline] = {}
         self.pending: dict[tuple[str, str], list[tuple[int, int, Point]]] = defaultdict(list)
         self._remote_of: dict[tuple[str, str | None], list[str]] = {}
+        self._squads: dict[str, list[tuple[str, list[str]]]] = {}
         self.last: dict[str, set[str]] = {
             e.id: set(e.last_inspectors) for e in instance.enterprises
         }
@@ -150,21 +174,39 @@ class Staffer:
         duration: int,
         local_only: bool = False,
     ) -> Iterable[str]:
-        local = self._eligible(
-            self.local.get((department, enterprise.district), []), enterprise.id, day, duration
-        )
+        district = enterprise.district
         last = self.last.get(enterprise.id, set())
-        ranked_local = self.ranker.rank(visit_id, local)
-        yield from (i for i in ranked_local if i not in last)
+
+        def drawn(pool: list[str], name: str) -> Iterable[str]:
+            # A pool larger than SQUAD_SIZE is drawn squad by squad (see `squads`).
+            for squad in self._ranked_squads(visit_id, pool, name):
+                eligible = self._eligible(squad, enterprise.id, day, duration)
+                yield from (i for i in self.ranker.rank(visit_id, eligible) if i not in last)
+
+        local = self.local.get((department, district), [])
+        yield from drawn(local, f"{department}|{district}|local")
         if local_only:
             return
-        remote = self._eligible(
-            self._remote(department, enterprise.district), enterprise.id, day, duration
-        )
-        ranked_remote = self.ranker.rank(visit_id, remote)
-        yield from (i for i in ranked_remote if i not in last)
-        yield from (i for i in ranked_local if i in last)
-        yield from (i for i in ranked_remote if i in last)
+        remote = self._remote(department, district)
+        yield from drawn(remote, f"{department}|{district}|remote")
+        # Rotation: the last visit's inspectors only when nobody else could go.
+        for pool in (local, remote):
+            again = [i for i in pool if i in last]
+            yield from self.ranker.rank(
+                visit_id, self._eligible(again, enterprise.id, day, duration)
+            )
+
+    def _ranked_squads(self, visit_id: str, pool: list[str], name: str) -> Iterable[list[str]]:
+        """The squads of a pool in draw order: HMAC(seed, "<visit id>|<squad name>")."""
+        found = self._squads.get(name)
+        if found is None:
+            found = self._squads[name] = squads(pool, name)
+        if len(found) == 1:
+            yield found[0][1]
+            return
+        members = dict(found)
+        for squad_name in self.ranker.rank(visit_id, members):
+            yield members[squad_name]
 
     def _remote(self, department: str, district: str | None) -> list[str]:
         """The department's inspectors of other districts (computed once per branch)."""

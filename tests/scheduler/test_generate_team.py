@@ -12,7 +12,7 @@ from checkonce.config import packaged_data_dir
 from checkonce.scheduler.generate import credit_code, generate
 from checkonce.scheduler.model import Instance
 from checkonce.scheduler.solve import solve
-from checkonce.scheduler.team import rank_inspectors
+from checkonce.scheduler.team import SQUAD_SIZE, rank_inspectors, squads
 
 
 def test_same_seed_same_instance_other_seed_other_instance(tiny_instance):
@@ -75,3 +75,14 @@ def test_explicit_workdays_replace_the_2026_calendar():
     instance = generate("T", seed=1, workdays=days)
     assert instance.workdays == tuple(days)
     assert all(days[0] <= t.window[0] <= t.window[1] <= days[-1] for t in instance.tasks)
+
+
+def test_a_large_pool_is_drawn_in_even_squads_and_a_small_one_whole():
+    small = [f"I{k:03d}" for k in range(SQUAD_SIZE)]
+    assert squads(small, "SAMR|610104|local") == [("SAMR|610104|local", small)]
+    large = [f"I{k:03d}" for k in range(300, 0, -1)]
+    found = squads(large, "SAMR|610104|local")
+    sizes = [len(members) for _name, members in found]
+    assert len(found) == 5 and max(sizes) - min(sizes) <= 1 and max(sizes) <= SQUAD_SIZE
+    assert sorted(i for _name, members in found for i in members) == sorted(large)
+    assert len({name for name, _members in found}) == 5
