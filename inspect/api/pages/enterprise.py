@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from checkonce.api.deps import ObjectId, SessionDep
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render
-from checkonce.api.routers.schedules import TodayDep
+from checkonce.api.routers.schedules import TodayDep, jurisdiction
 from checkonce.api.routers.visits import _load, scope
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError
@@ -118,12 +118,14 @@ def upcoming(
         _load(stmt).order_by(Visit.day, Visit.start, Visit.id).limit(UPCOMING_LIMIT)
     )
     cards = [_visit_card(db, v) for v in visits]
-    return render(
-        request,
-        "pages/enterprise/upcoming.html",
-        {"firm": firm, "cards": cards, "today": today},
-        principal=principal,
-    )
+    policy, _calendar = jurisdiction(request)
+    context = {
+        "firm": firm,
+        "cards": cards,
+        "today": today,
+        "notice_workdays": policy.notice.announce_workdays_ahead,
+    }
+    return render(request, "pages/enterprise/upcoming.html", context, principal=principal)
 
 
 def _published_results(db: Session, visit_ids: list[int]) -> dict[int, list[TaskResult]]:
@@ -182,6 +184,7 @@ def _history_context(
         "rows": rows,
         "paging": pager,
         "edit_days": ratings.RATING_EDIT_DAYS,
+        "publish_workdays": jurisdiction(request)[0].publicity.publish_within_workdays,
         "error": "",
         "errors": {},
         "values": {},

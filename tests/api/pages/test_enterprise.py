@@ -95,6 +95,7 @@ def test_upcoming_shows_only_announced_visits_in_the_notice_period(
 def test_upcoming_when_nothing_is_announced(login, today):
     page = login("enterprise").get("/enterprise")
     assert page.status_code == 200 and "近期没有已告知的检查" in page.text
+    assert "至少提前 3 个工作日" in page.text  # the policy's notice period (data/policy.toml)
 
 
 def test_enterprise_pages_are_for_enterprises_only(login):
