@@ -240,9 +240,6 @@ def rate(
             status_code=exc.status,
             principal=principal,
         )
-    # Committed before answering: the request's session ends after the response is sent, and
-    # the browser follows the redirect at once, so the next page must see the rating.
-    db.commit()
     return redirect(f"/enterprise/history?page={page}#visit-{visit_id}", "评价已提交，谢谢")
 
 
@@ -376,7 +373,6 @@ def report(
             status_code=400,
             principal=principal,
         )
-    db.commit()  # before the redirect is followed (see `rate`)
     return redirect(f"/enterprise/report#report-{filed.id}", "已提交，协调部门将核实处理")
 
 
