@@ -72,32 +72,50 @@ class DayTimeline:
     travel: Travel
     stops: list[tuple[int, int, Point]] = field(default_factory=list)
     used: int = 0  # minutes on site + every travel leg, home legs included
+    # Travel minutes home → first stop → … → last stop → home, kept by `insert`.
+    legs: list[int] = field(default_factory=list)
 
-    def feasible_starts(self, place: Point, duration: int) -> list[tuple[int, int]]:
+    def feasible_starts(
+        self, place: Point, duration: int, window: list[tuple[int, int]] | None = None
+    ) -> list[tuple[int, int]]:
         """Start-time intervals [lo, hi] where a visit at `place` still fits this day.
 
         Each gap between existing visits (or home) gives at most one interval; a gap is
         dropped when the extra travel would push the day's total beyond the budget.
+        With `window` (sorted start intervals the caller will intersect with), gaps that
+        cannot meet it are skipped before any travel time is looked up.
         """
+        if self.used + duration > self.budget:
+            return []  # the travel added by a visit is never negative
         t = self.travel.minutes
+        stops = self.stops
+        legs = self.legs if len(self.legs) == len(stops) + 1 else None
+        first, last = (window[0][0], window[-1][1]) if window else (-(10**9), 10**9)
         out: list[tuple[int, int]] = []
         prev_end, prev_place = self.day_start, self.home
-        for k in range(len(self.stops) + 1):
-            if k < len(self.stops):
-                next_start, _next_end, next_place = self.stops[k]
+        for k in range(len(stops) + 1):
+            if k < len(stops):
+                next_start, _next_end, next_place = stops[k]
                 limit = next_start
             else:
                 next_place, limit = self.home, self.day_end
-            leg_in, leg_out = t(prev_place, place), t(place, next_place)
-            # The new visit replaces the leg prev→next (home legs included) by
-            # prev→place→next; an empty day has no leg to replace.
-            replaced = t(prev_place, next_place) if self.stops else 0
-            extra = duration + leg_in + leg_out - replaced
-            lo, hi = prev_end + leg_in, limit - leg_out - duration
-            if lo <= hi and self.used + extra <= self.budget:
-                out.append((lo, hi))
-            if k < len(self.stops):
-                prev_end, prev_place = self.stops[k][1], self.stops[k][2]
+            # Without travel the gap allows starts in [prev_end, limit - duration].
+            if prev_end <= limit - duration and prev_end <= last and limit - duration >= first:
+                leg_in, leg_out = t(prev_place, place), t(place, next_place)
+                # The new visit replaces the leg prev→next (home legs included) by
+                # prev→place→next; an empty day has no leg to replace.
+                if not stops:
+                    replaced = 0
+                elif legs is not None:
+                    replaced = legs[k]
+                else:
+                    replaced = t(prev_place, next_place)
+                extra = duration + leg_in + leg_out - replaced
+                lo, hi = prev_end + leg_in, limit - leg_out - duration
+                if lo <= hi and self.used + extra <= self.budget:
+                    out.append((lo, hi))
+            if k < len(stops):
+                prev_end, prev_place = stops[k][1], stops[k][2]
         return out
 
     def insert(self, start: int, end: int, place: Point) -> None:
@@ -105,7 +123,10 @@ class DayTimeline:
         stops = [*self.stops, (start, end, place)]
         stops.sort(key=lambda s: (s[0], s[1]))
         self.stops = stops
-        self.used = self._total()
+        t = self.travel.minutes
+        places = [self.home, *(s[2] for s in stops), self.home]
+        self.legs = [t(a, b) for a, b in itertools.pairwise(places)]
+        self.used = sum(s[1] - s[0] for s in stops) + sum(self.legs)
 
     def _total(self) -> int:
         t = self.travel.minutes

@@ -136,6 +136,8 @@ class Staffer:
         self.pending: dict[tuple[str, str], list[tuple[int, int, Point]]] = defaultdict(list)
         self._remote_of: dict[tuple[str, str | None], list[str]] = {}
         self._squads: dict[str, list[tuple[str, list[str]]]] = {}
+        self._working_on: dict[str, tuple[str, list[str]]] = {}
+        self.conflicted = {c.enterprise for c in instance.conflicts}
         self.last: dict[str, set[str]] = {
             e.id: set(e.last_inspectors) for e in instance.enterprises
         }
@@ -179,8 +181,9 @@ class Staffer:
 
         def drawn(pool: list[str], name: str) -> Iterable[str]:
             # A pool larger than SQUAD_SIZE is drawn squad by squad (see `squads`).
-            for squad in self._ranked_squads(visit_id, pool, name):
-                eligible = self._eligible(squad, enterprise.id, day, duration)
+            for squad_name, squad in self._ranked_squads(visit_id, pool, name):
+                working = self._working(squad_name, squad, day)
+                eligible = self._not_excluded(working, enterprise.id, day, duration)
                 yield from (i for i in self.ranker.rank(visit_id, eligible) if i not in last)
 
         local = self.local.get((department, district), [])
@@ -196,17 +199,45 @@ class Staffer:
                 visit_id, self._eligible(again, enterprise.id, day, duration)
             )
 
-    def _ranked_squads(self, visit_id: str, pool: list[str], name: str) -> Iterable[list[str]]:
+    def _ranked_squads(
+        self, visit_id: str, pool: list[str], name: str
+    ) -> Iterable[tuple[str, list[str]]]:
         """The squads of a pool in draw order: HMAC(seed, "<visit id>|<squad name>")."""
         found = self._squads.get(name)
         if found is None:
             found = self._squads[name] = squads(pool, name)
         if len(found) == 1:
-            yield found[0][1]
+            yield found[0]
             return
         members = dict(found)
         for squad_name in self.ranker.rank(visit_id, members):
-            yield members[squad_name]
+            yield squad_name, members[squad_name]
+
+    def _working(self, squad_name: str, squad: list[str], day: str) -> list[str]:
+        """The squad's members certified and available that day (remembered for the day
+        being drawn: a district's visits come day by day)."""
+        found = self._working_on.get(squad_name)
+        if found is not None and found[0] == day:
+            return found[1]
+        working = [iid for iid in squad if self.inspectors[iid].works_on(day)]
+        self._working_on[squad_name] = (day, working)
+        return working
+
+    def _not_excluded(
+        self, working: list[str], enterprise_id: str, day: str, duration: int
+    ) -> list[str]:
+        """`_eligible` for inspectors already known to work that day."""
+        timelines = self.timelines
+        check_conflicts = enterprise_id in self.conflicted
+        out: list[str] = []
+        for iid in working:
+            if check_conflicts and (iid, enterprise_id) in self.conflicts:
+                continue
+            timeline = timelines.get((iid, day))
+            if timeline is not None and timeline.used + duration > timeline.budget:
+                continue
+            out.append(iid)
+        return out
 
     def _remote(self, department: str, district: str | None) -> list[str]:
         """The department's inspectors of other districts (computed once per branch)."""
@@ -239,10 +270,17 @@ class Staffer:
                 timeline.insert(start, end, place)
         return timeline
 
-    def _starts(self, iid: str, day: str, place: Point, duration: int) -> list[tuple[int, int]]:
+    def _starts(
+        self,
+        iid: str,
+        day: str,
+        place: Point,
+        duration: int,
+        window: list[tuple[int, int]] | None = None,
+    ) -> list[tuple[int, int]]:
         timeline = self._timeline((iid, day))
         if timeline is not None:
-            return timeline.feasible_starts(place, duration)
+            return timeline.feasible_starts(place, duration, window)
         # An empty day (the common case): out from home and back, nothing else to fit.
         person = self.inspectors[iid]
         leg = self.travel.minutes(self.homes[iid], place)
@@ -283,7 +321,7 @@ class Staffer:
                     continue
                 if not self.inspectors[iid].works_on(day):
                     continue
-                narrowed = intersect(window, self._starts(iid, day, place, duration))
+                narrowed = intersect(window, self._starts(iid, day, place, duration, window))
                 if narrowed:
                     window = narrowed
                     chosen.append(iid)
