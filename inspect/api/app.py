@@ -111,7 +111,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         alerts,
         auth,
         checkins,
-        code_pages,
         codes,
         draws,
         fees,
@@ -128,7 +127,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(module.router, prefix="/api/v1")
     for module in (findings, fees, results):
         app.include_router(module.router, prefix="/api/v1")
-    app.include_router(code_pages.router)  # /e/<token> and /v/<token> pages
     from checkonce.maps.assets import VENDOR_URL, vendor_app
 
     # Before the pages' /static mount: /static/vendor lies under it, and the first matching
