@@ -128,3 +128,34 @@ def test_plan_lifecycle_draw_and_public_verification(client, headers, db_session
     assert published.json()["state"] == "published"
     public = client.get("/api/v1/public/plans").json()
     assert plan["id"] in {p["id"] for p in public["items"]}
+
+
+def test_a_public_plan_names_no_enterprise_and_no_complaint(client, db_session, headers):
+    target, complained = f.enterprise(db_session), f.enterprise(db_session)
+    plan = f.plan(
+        db_session,
+        [
+            {
+                "kind": "key",
+                "items": ["SAMR-SP-002"],
+                "enterprises": [target.credit_code],
+                "window": ["2027-01-04", "2027-03-31"],
+            },
+            {
+                "kind": "triggered",
+                "item": "SAMR-SP-002",
+                "enterprise": complained.credit_code,
+                "reason": "complaint",
+                "received_on": "2027-01-06",
+            },
+        ],
+        state="published",
+    )
+    staff = client.get(f"/api/v1/plans/{plan.id}", headers=headers["coordinator"]).json()
+    public = client.get(f"/api/v1/public/plans/{plan.id}").json()
+    named = {c for t in staff["task_list"] for c in t["enterprises"]}
+    assert named == {target.credit_code, complained.credit_code}
+    assert [t["enterprises"] for t in public["task_list"]] == [[], []]
+    assert [t["enterprise_count"] for t in public["task_list"]] == [1, 1]
+    assert all(t["trigger_reason"] is None for t in public["task_list"])
+    assert target.credit_code not in str(public) and complained.credit_code not in str(public)

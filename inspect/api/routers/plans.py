@@ -36,7 +36,8 @@ class PlanTaskOut(BaseModel):
     window: tuple[dt.date, dt.date]
     scope: dict[str, Any]
     strata: dict[str, Any] | None
-    enterprises: list[str]
+    enterprises: list[str]  # credit codes (empty in the public view)
+    enterprise_count: int
     campaign_name: str | None
     approver: str | None
     approval_date: dt.date | None
@@ -109,7 +110,10 @@ def _summary(plan: Plan, tasks: int) -> PlanOut:
     )
 
 
-def _detail(plan: Plan) -> PlanDetail:
+def _detail(plan: Plan, *, public: bool = False) -> PlanDetail:
+    """A plan with its tasks. The public version names no enterprise and gives no complaint
+    details: a named target told in advance is warned, and a complaint may identify who made
+    it; the public sees how many enterprises a task names."""
     tasks = [
         PlanTaskOut(
             id=t.id,
@@ -119,12 +123,13 @@ def _detail(plan: Plan) -> PlanDetail:
             window=(t.window_start, t.window_end),
             scope=t.scope or {},
             strata=t.strata,
-            enterprises=[e.enterprise.credit_code for e in t.enterprises],
+            enterprises=[] if public else [e.enterprise.credit_code for e in t.enterprises],
+            enterprise_count=len(t.enterprises),
             campaign_name=t.campaign_name,
             approver=t.approver,
             approval_date=t.approval_date,
             approval_document=t.approval_document,
-            trigger_reason=t.trigger_reason,
+            trigger_reason=None if public else t.trigger_reason,
             due_workdays=t.due_workdays,
             note=t.note,
         )
@@ -316,4 +321,4 @@ def public_plans(
 @router.get("/public/plans/{plan_id}", response_model=PlanDetail, dependencies=[PUBLIC])
 def public_plan(plan_id: ObjectId, db: SessionDep) -> PlanDetail:
     """一份已公开的计划（未公开的计划一律 404）。"""
-    return _detail(_visible_plan(db, plan_id, None))
+    return _detail(_visible_plan(db, plan_id, None), public=True)
