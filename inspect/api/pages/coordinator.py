@@ -50,8 +50,11 @@ from checkonce.visits.models import (
     VisitInspector,
     VisitTask,
 )
+from checkonce.visits.reports import REPORT_KIND_NAMES, count_reports, list_reports
 
 router = APIRouter(include_in_schema=False)
+# The dashboard counts enterprises' reports of the last 30 days.
+REPORT_KPI_DAYS = 30
 
 
 @lru_cache(maxsize=1)
@@ -180,6 +183,9 @@ def dashboard(
     kpi["alerts_by_kind"] = dict(db.execute(alerts).all())
     kpi["alerts"] = sum(kpi["alerts_by_kind"].values())
     kpi["awaiting"] = db.scalar(select(func.count()).where(Plan.state == "submitted")) or 0
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=REPORT_KPI_DAYS)
+    kpi["reports"] = count_reports(db_session=db, since=since)
+    kpi["unregistered"] = count_reports(db_session=db, since=since, kind="unregistered_inspection")
     context = {
         "periods": _schedule_periods(db),
         "period": shown,
@@ -773,3 +779,30 @@ def maps(
         "periods": _schedule_periods(db),
     }
     return render(request, "pages/coordinator/maps.html", context, principal=principal)
+
+
+# ------------------------------------------------------------------------------ reports
+
+
+@router.get("/coordinator/reports", response_class=HTMLResponse)
+def reports(
+    request: Request,
+    db: SessionDep,
+    principal: Reader,
+    kind: Annotated[Literal["unregistered_inspection", "other"] | None, Query()] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> HTMLResponse:
+    """What enterprises reported (企业反映): unregistered inspections first of all, newest
+    first, with the enterprise and the enterprise's own words."""
+    rows, total = list_reports(
+        db_session=db, kind=kind, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    context = {
+        "rows": rows,
+        "kind": kind,
+        "kind_names": REPORT_KIND_NAMES,
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)),
+    }
+    return render(request, "pages/coordinator/reports.html", context, principal=principal)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from checkonce.api.cookies import CSRF_HEADER
 from checkonce.plans.models import Plan, PlanEvent
+from checkonce.registry.models import Enterprise
 from checkonce.sampling.models import Draw
 from checkonce.visits.models import ScheduleVersion
 from tests import factories as f
@@ -310,3 +311,35 @@ def test_plan_list_counts_states_and_pages(login, users, db_session):
     assert "没有这个状态的计划" in page
     assert client.get("/coordinator/plans?state=nonsense").status_code == 422
     assert db_session.scalar(select(func.count()).select_from(Plan)) == 1
+
+
+def test_enterprise_reports_are_listed_and_counted(login, users, db_session):
+    import datetime as dt
+
+    from checkonce.visits.reports import ReportInput, file_report
+
+    firm = db_session.get(Enterprise, users["enterprise"].enterprise_id)
+    today = dt.date.today()
+    for kind, said in (("unregistered_inspection", "自称市场监管"), ("other", "")):
+        file_report(
+            db_session=db_session,
+            enterprise_id=firm.id,
+            actor="enterprise:firm1",
+            today=today,
+            data=ReportInput(
+                kind=kind,
+                happened_on=today,
+                department_said=said,
+                description="两人进门要求查看账本，未出示检查码，也未扫码登记。",
+            ),
+        )
+    db_session.flush()
+    client = login("coordinator")
+    page = client.get("/coordinator/reports").text
+    assert page.count("未出示检查码") == 2 and firm.name in page and "自称市场监管" in page
+    only = client.get("/coordinator/reports?kind=unregistered_inspection").text
+    assert only.count("未出示检查码") == 1
+    assert client.get("/coordinator/reports?kind=bogus").status_code == 422
+    dashboard = client.get("/coordinator").text
+    assert kpi(dashboard, "近 30 天企业反映") == "2" and "未登记检查 1 件" in dashboard
+    assert login("bureau").get("/coordinator/reports").status_code == 403
