@@ -6,23 +6,31 @@ travel, even load. One monolithic model does not scale (a measured 100k-visit CP
 nothing in 120 s while a min-cost flow was exact in seconds), so the solve is decomposed:
 
 1. **merge** — per enterprise, group tasks into visits by the earliest-deadline stabbing
-   greedy, which is exactly the `lb_visits` bound when no side constraint binds;
-   enterprises where a yearly or per-department cap binds get a small exact CP-SAT model
-   of their own (`solve_enterprise`), which chooses which tasks to keep and their days.
-2. **calendar** — a min-cost flow (OR-Tools) sends every visit to one day of its feasible
-   range, preferring the district's joint-inspection day of the week (so a department's
-   work in a district lands on the same days: fewer inspector-days) under a capacity per
-   lead department, district branch and day in inspector-minutes (local inspectors: less
-   travel); then weekly/monthly caps and one-visit-a-day are repaired per enterprise
-   (locally, else with `solve_enterprise`).
-3. **draw** — day by day, each visit's team is drawn (`team.Staffer`): the first inspectors
-   in HMAC order whose timelines still fit, all sharing the visit's start and end.
+   greedy, which is exactly the `lb_visits` bound when no side constraint binds. Where a
+   yearly or per-department cap binds, a greedy plan is kept when it provably keeps the
+   most tasks in the fewest visits (only a per-department cap binding, or at most one
+   routine visit left this year); the other enterprises get a small exact CP-SAT model of
+   their own (`solve_enterprise`), spread over `workers` processes.
+2. **calendar** — per branch (lead department × district), a min-cost flow (OR-Tools)
+   sends every visit to one day of its range: the district's joint-inspection weekdays,
+   earliest first, up to the branch's capacity in inspector-minutes. Filling a branch's
+   days in date order packs several visits into each drawn inspector's day (fewest
+   inspector-days under a random draw); a second pass pulls joint visits onto days their
+   other departments work in the district anyway. Branches are independent, so their
+   flows run in `workers` processes. Then weekly/monthly caps and one-visit-a-day are
+   repaired per enterprise (locally, else with `solve_enterprise`).
+3. **draw** — each visit's team is drawn (`team.Staffer`): the first inspectors in HMAC
+   order whose timelines still fit, all sharing the visit's start and end. First each
+   district alone (its own inspectors, in `workers` processes), then, in draw order, the
+   visits a district could not staff with the whole draw.
 4. **repair** — a visit that cannot be staffed moves to another day of its range; failing
    that, its departments are tried apart; what still fails is left out with its reason.
+5. **route** — crews that spend a day together get their tour re-ordered.
 
-Same instance and seed → the same schedule: every step is deterministic (CP-SAT runs with
-a fixed seed, one worker and a deterministic work limit on each small piece; with
-`workers` > 1 the pieces are spread over processes, which does not change their answers).
+Same instance and seed → the same schedule, whatever `workers`: every step is
+deterministic (CP-SAT runs with a fixed seed, one worker and a deterministic work limit on
+each small piece) and the parallel steps work on pieces that share nothing, their answers
+applied in a fixed order.
 """
 
 from __future__ import annotations
