@@ -1,6 +1,7 @@
 """The inspector's flows in a real browser: scan the enterprise's QR poster, log in, check in
 with one tap, record a finding and a fee finding; and a check-in tapped offline, queued on the
-phone and sent exactly once when the phone is back online."""
+phone and sent exactly once when the phone is back online; and one sent only after midnight,
+kept on the phone for its back-fill (补录)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from sqlalchemy import select
 from checkonce.auth.service import create_user
 from checkonce.findings.fees.models import FeeFinding
 from checkonce.findings.models import TaskResult
+from checkonce.visits import codes
 from checkonce.visits.checkin_models import CheckIn
 from checkonce.visits.models import ScheduleVersion, Visit
 from tests import factories as f
-from tests.e2e.conftest import XIAN, log_in
+from tests.e2e.conftest import SECRET, XIAN, log_in
 
 _serial = itertools.count(1)
 FOOD_CHECKS = (
@@ -316,4 +318,83 @@ def test_queued_check_in_waits_for_a_new_login_when_the_session_expired(
     phone.locator("#checkin-queue .sent").wait_for()
     assert len(checkins(live_session, s["officer"], expect=1)) == 1
     assert phone.evaluate("localStorage.getItem('checkonce.checkin-queue')") == "[]"
+    assert not outside_requests, outside_requests
+
+
+def test_check_in_sent_after_midnight_is_kept_and_back_filled_once(
+    phone, live_server, live_session, screenshot, outside_requests
+):
+    """Tapped offline at 23:50 yesterday and sent today: too late to count as a check-in at
+    the door, so the phone keeps the tap (time and place) and links to the visit's back-fill
+    form with that time filled in; the back-fill records one flagged check-in."""
+    s = scene(live_session, "北院门烧烤有限公司")
+    day = today() - dt.timedelta(days=1)
+    visit = f.visit_with_tasks(live_session, s["firm"], [s["officer"]], day=day, state="missed")
+    token = codes.enterprise_token(
+        db_session=live_session, secret_key=SECRET, credit_code=s["firm"].credit_code
+    )
+    live_session.commit()
+    log_in(phone, live_server, s["username"], next_path="/inspector")
+
+    # What a tap at the enterprise's door left in the queue last night (as inspector.js does).
+    tapped = dt.datetime.combine(day, dt.time(23, 50), tzinfo=ZoneInfo("Asia/Shanghai"))
+    item = {
+        "user": s["username"],
+        "enterprise": s["firm"].name,
+        "visitId": str(visit.id),
+        "body": {
+            "token": token,
+            "credit_code": s["firm"].credit_code,
+            "idempotency_key": f"e2e-late-{visit.id}",
+            "client_time": tapped.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+            "lat": XIAN["latitude"],
+            "lon": XIAN["longitude"],
+        },
+    }
+    phone.context.set_offline(True)
+    phone.evaluate(
+        "q => localStorage.setItem('checkonce.checkin-queue', JSON.stringify(q))", [item]
+    )
+    phone.context.set_offline(False)  # the `online` event sends the queue: refused, kept
+
+    kept = phone.locator("#checkin-queue li.backfill")
+    kept.locator("a:has-text('补录此次入企')").wait_for()
+    text = kept.inner_text()
+    assert f"{day.isoformat()} 23:50" in text and "未保存" in text
+    assert f"{XIAN['latitude']:.5f}, {XIAN['longitude']:.5f}" in text
+    assert "北院门烧烤有限公司" in phone.locator("#checkin-queue .queue-status").inner_text()
+    assert phone.evaluate("localStorage.getItem('checkonce.checkin-queue')") == "[]"
+    stored = json.loads(phone.evaluate("localStorage.getItem('checkonce.checkin-backfill')"))
+    assert [k["body"]["idempotency_key"] for k in stored] == [item["body"]["idempotency_key"]]
+    assert checkins(live_session, s["officer"]) == []
+    screenshot(phone, "backfill-needed-phone")
+    # Loading another page sends nothing more and still shows the kept tap.
+    phone.reload()
+    kept.locator("a:has-text('补录此次入企')").wait_for()
+    assert checkins(live_session, s["officer"]) == []
+
+    kept.locator("a:has-text('补录此次入企')").click()
+    phone.wait_for_url(f"**/inspector/visits/{visit.id}?backfill_at=*")
+    form = phone.locator("form.backfill-form")
+    assert form.is_visible()
+    assert form.locator("input[name=time]").input_value() == "23:50"
+    assert "点击签到时的定位" in form.inner_text()
+    screenshot(phone, "backfill-form-phone")
+    form.locator("textarea[name=reason]").fill("企业内无信号，签到在手机上排队到次日才送达")
+    form.locator("button[type=submit]").click()
+    phone.locator(".flash").filter(has_text="补录，已标记").wait_for()
+    screenshot(phone, "backfilled-phone")
+
+    rows = checkins(live_session, s["officer"], expect=1)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.backfill, row.outcome, row.visit_id) == (True, "planned", visit.id)
+    assert row.backfill_reason == "企业内无信号，签到在手机上排队到次日才送达"
+    assert row.checked_in_at.replace(tzinfo=dt.UTC) == tapped.astimezone(dt.UTC)
+    assert (row.lat, row.lon) == (XIAN["latitude"], XIAN["longitude"])
+    # The visit now shows my check-in: the phone forgets the kept tap.
+    assert phone.evaluate("localStorage.getItem('checkonce.checkin-backfill')") == "[]"
+    assert phone.locator("#checkin-queue li.backfill").count() == 0
+    assert phone.locator("form.backfill-form").count() == 0
+    assert len(checkins(live_session, s["officer"])) == 1
     assert not outside_requests, outside_requests

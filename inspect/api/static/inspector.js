@@ -6,10 +6,17 @@
    the next load of any inspector page; every retry sends the very same request (same key,
    time and place), so the server records it once however often it arrives. A request leaves
    the queue only when the server has answered it for good (stored, or refused with a reason);
-   an expired session keeps it and asks the inspector to log in again. */
+   an expired session keeps it and asks the inspector to log in again.
+
+   A check-in that reaches the server after the day it was tapped (tapped at 23:50, sent after
+   midnight) is refused as `backfill_required`: nothing is stored. It leaves the queue (it is
+   never sent again) but is kept, with its time and place, in a second list until the visit's
+   back-fill form records the entry or the inspector dismisses it; the link to that form
+   carries the tapped time and place. */
 (function () {
   "use strict";
   var QUEUE_KEY = "checkonce.checkin-queue";
+  var BACKFILL_KEY = "checkonce.checkin-backfill";
   var panel = document.getElementById("checkin-queue");
   if (!panel) { return; }
   var messagesNode = document.getElementById("inspector-messages");
@@ -22,10 +29,14 @@
   var flushing = false;
   var sent = [];
 
-  function load() {
-    try { return JSON.parse(localStorage.getItem(QUEUE_KEY) || "[]"); } catch (e) { return []; }
+  function read(storageKey) {
+    try { return JSON.parse(localStorage.getItem(storageKey) || "[]"); } catch (e) { return []; }
   }
+  function load() { return read(QUEUE_KEY); }
   function save(queue) { localStorage.setItem(QUEUE_KEY, JSON.stringify(queue)); }
+  function loadBackfill() { return read(BACKFILL_KEY); }
+  function saveBackfill(items) { localStorage.setItem(BACKFILL_KEY, JSON.stringify(items)); }
+  function mineOnly(item) { return !item.user || item.user === user; }
   function remove(key) {
     save(load().filter(function (item) { return item.body.idempotency_key !== key; }));
   }
@@ -35,9 +46,25 @@
     crypto.getRandomValues(bytes);
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
+  function two(n) { return ("0" + n).slice(-2); }
   function timeOf(iso) {
     var d = new Date(iso);
-    return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2);
+    return two(d.getHours()) + ":" + two(d.getMinutes());
+  }
+  function dayOf(iso) {
+    var d = new Date(iso);
+    return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate());
+  }
+  /* The visit's back-fill form with the tapped time and place filled in; without a visit
+     (an unplanned entry, or a tap queued before visits were remembered), that day's route. */
+  function backfillLink(item) {
+    var body = item.body;
+    if (!item.visitId) { return "/inspector?day=" + dayOf(body.client_time); }
+    var query = "?backfill_at=" + encodeURIComponent(body.client_time);
+    if (typeof body.lat === "number" && typeof body.lon === "number") {
+      query += "&lat=" + encodeURIComponent(body.lat) + "&lon=" + encodeURIComponent(body.lon);
+    }
+    return "/inspector/visits/" + encodeURIComponent(item.visitId) + query + "#backfill";
   }
   function say(text, loginLink) {
     status.textContent = text || "";
@@ -63,6 +90,34 @@
         (item.user && item.user !== user ? T.other_user : T.waiting);
       list.appendChild(li);
     });
+    loadBackfill().filter(mineOnly).forEach(function (item) {
+      var body = item.body;
+      var li = document.createElement("li");
+      li.className = "backfill";
+      li.setAttribute("data-key", body.idempotency_key);
+      var place = typeof body.lat === "number" && typeof body.lon === "number"
+        ? " · " + T.tapped_place + " " + body.lat.toFixed(5) + ", " + body.lon.toFixed(5) : "";
+      li.textContent = item.enterprise + " · " + T.queued_at + " " + dayOf(body.client_time) + " " +
+        timeOf(body.client_time) + place + " · " + T.backfill_needed + " ";
+      var a = document.createElement("a");
+      a.href = backfillLink(item);
+      a.className = "button";
+      a.textContent = item.visitId ? T.backfill_link : T.backfill_route;
+      li.appendChild(a);
+      var dismiss = document.createElement("button");
+      dismiss.type = "button";
+      dismiss.className = "link";
+      dismiss.textContent = T.backfill_dismiss;
+      dismiss.addEventListener("click", function () {
+        saveBackfill(loadBackfill().filter(function (other) {
+          return other.body.idempotency_key !== body.idempotency_key;
+        }));
+        render();
+      });
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(dismiss);
+      list.appendChild(li);
+    });
     sent.forEach(function (done) {
       var li = document.createElement("li");
       li.className = done.ok ? "sent" : "refused";
@@ -75,13 +130,13 @@
       }
       list.appendChild(li);
     });
-    panel.hidden = queue.length === 0 && sent.length === 0 && !status.textContent;
+    panel.hidden = !list.childNodes.length && !status.textContent;
   }
 
   /* Send every queued check-in of this user, one after another. */
   function flush() {
     if (flushing || !user) { render(); return Promise.resolve(); }
-    var mine = load().filter(function (item) { return !item.user || item.user === user; });
+    var mine = load().filter(mineOnly);
     if (!mine.length) { render(); return Promise.resolve(); }
     flushing = true;
     say(T.sending);
@@ -116,7 +171,18 @@
         say(T.server_error);
         return false;
       }
-      remove(key);  /* refused for good (for example a day that now needs a back-fill) */
+      if (result.body && result.body.error && result.body.error.code === "backfill_required") {
+        /* Too late for a check-in at the door: keep the tap for its back-fill, never resend. */
+        var waiting = loadBackfill().filter(function (other) {
+          return other.body.idempotency_key !== key;
+        });
+        waiting.push(item);
+        saveBackfill(waiting);
+        remove(key);
+        say(item.enterprise + "：" + T.backfill_needed);
+        return true;
+      }
+      remove(key);  /* refused for good, with the server's reason */
       var why = CheckOnce.errorMessage(result, T.refused);
       sent.push({ ok: false, enterprise: item.enterprise, text: T.refused + "：" + why });
       say(T.refused + "：" + why);
@@ -144,6 +210,7 @@
         queue.push({
           user: user,
           enterprise: button.getAttribute("data-enterprise"),
+          visitId: button.getAttribute("data-visit-id") || null,
           body: {
             token: button.getAttribute("data-token"),
             credit_code: button.getAttribute("data-credit-code"),
@@ -163,7 +230,16 @@
       }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
     });
   }
+  /* This page shows my check-in at a visit: a tap kept for that visit's back-fill is done. */
+  var checkedInVisit = panel.getAttribute("data-checked-in-visit");
+  if (checkedInVisit) {
+    saveBackfill(loadBackfill().filter(function (item) {
+      return !(mineOnly(item) && String(item.visitId) === checkedInVisit);
+    }));
+  }
   window.addEventListener("online", flush);
-  window.addEventListener("storage", function (event) { if (event.key === QUEUE_KEY) { render(); } });
+  window.addEventListener("storage", function (event) {
+    if (event.key === QUEUE_KEY || event.key === BACKFILL_KEY) { render(); }
+  });
   flush();
 })();

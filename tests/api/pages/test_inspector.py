@@ -278,7 +278,7 @@ def test_no_result_before_check_in(login, db_session, me):
     client = login("inspector")
     page = client.get(f"/inspector/visits/{visit.id}")
     assert "签到入企后才能录入检查结果和收费发现" in page.text
-    assert "/result" not in page.text and 'action="/inspector/visits/' not in page.text
+    assert "/result" not in page.text and f"/inspector/visits/{visit.id}/fees" not in page.text
     task = next(iter(tasks_of(visit).values()))
     response = client.post(
         f"/inspector/visits/{visit.id}/tasks/{task}/result", data=result_form(client)
@@ -403,3 +403,233 @@ def test_invalid_enterprise_code(client, db_session, joint):
     assert "此企业码无效" in page.text and "原因" in page.text
     assert page.headers["referrer-policy"] == "no-referrer"
     assert "长安饭店有限公司" not in page.text
+
+
+# --------------------------------------------------------------------------- back-fill (补录)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def yesterday() -> dt.date:
+    return today() - dt.timedelta(days=1)
+
+
+def checkin_rows(db_session) -> list[CheckIn]:
+    return list(db_session.scalars(select(CheckIn)))
+
+
+@pytest.fixture
+def missed(db_session, me):
+    """Yesterday's visit of mine that nobody checked in to: the sweep marked it missed."""
+    firm = f.enterprise(db_session, name="昨日未签到饭店有限公司")
+    return f.visit_with_tasks(db_session, firm, [me], day=yesterday(), state="missed")
+
+
+def backfill_form_of(page_text: str) -> str:
+    match = re.search(
+        r'<form[^>]*action="/inspector/visits/\d+/backfill".*?</form>', page_text, re.S
+    )
+    assert match, "no back-fill form on the page"
+    return match.group(0)
+
+
+def backfill_fields(client, visit_id: int, **fields) -> dict:
+    """The hidden fields of the visit's back-fill form as one render gives them (so a fresh
+    idempotency key), with the inspector's entries."""
+    form = backfill_form_of(client.get(f"/inspector/visits/{visit_id}").text)
+    hidden = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', form))
+    return {**hidden, "time": "21:15", "reason": "企业地下室没有信号，扫码后签到未送达", **fields}
+
+
+def test_backfill_form_for_my_visit_in_the_window(login, missed):
+    client = login("inspector")
+    page = client.get(f"/inspector/visits/{missed.id}")
+    assert page.status_code == 200
+    form = backfill_form_of(page.text)
+    assert f'name="day" value="{yesterday().isoformat()}"' in form
+    assert 'type="time" name="time"' in form
+    assert re.search(r'<textarea name="reason"[^>]*maxlength="500" required', form)
+    assert "入企后 10 个自然日内补录" in page.text
+    keys = {backfill_fields(client, missed.id)["idempotency_key"] for _ in range(2)}
+    assert len(keys) == 2  # one key per render
+    english = client.get(f"/inspector/visits/{missed.id}?lang=en")
+    assert "Back-fill my check-in" in english.text and "补录入企签到" not in english.text
+
+
+def test_backfill_is_recorded_flagged_with_reason_at_the_given_time(login, db_session, missed):
+    client = login("inspector")
+    response = client.post(
+        f"/inspector/visits/{missed.id}/backfill",
+        data=backfill_fields(client, missed.id),
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text[:800]
+    row = db_session.scalars(select(CheckIn)).one()
+    entered = dt.datetime.combine(yesterday(), dt.time(21, 15), tzinfo=SHANGHAI)
+    assert (row.backfill, row.backfill_reason) == (True, "企业地下室没有信号，扫码后签到未送达")
+    assert (row.outcome, row.visit_id, row.day) == ("planned", missed.id, yesterday())
+    assert row.checked_in_at.replace(tzinfo=dt.UTC) == entered.astimezone(dt.UTC)
+    assert row.lat is None and row.distance_m is None
+    db_session.refresh(missed)
+    assert missed.state == "checked_in"
+    page = client.get(f"/inspector/visits/{missed.id}")
+    assert "签到成功：已匹配计划检查" in page.text and "补录，已标记" in page.text  # the flash
+    assert "21:15" in page.text and "/backfill" not in page.text  # no second form
+
+
+def test_submitting_one_backfill_form_twice_records_once(login, db_session, missed):
+    client = login("inspector")
+    fields = backfill_fields(client, missed.id)
+    first = client.post(f"/inspector/visits/{missed.id}/backfill", data=fields)
+    again = client.post(f"/inspector/visits/{missed.id}/backfill", data=fields)
+    assert first.status_code == again.status_code == 200  # both followed to the visit page
+    assert "补录，已标记" in again.text
+    row = db_session.scalars(select(CheckIn)).one()
+    assert row.idempotency_key == fields["idempotency_key"]
+    # Another form with a new key once I am checked in: refused, nothing more stored.
+    other = {**fields, "idempotency_key": "bf-" + "0" * 32, "time": "22:00"}
+    refused = client.post(f"/inspector/visits/{missed.id}/backfill", data=other)
+    assert refused.status_code == 422 and "在此企业签到，无需补录" in refused.text
+    assert len(checkin_rows(db_session)) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"reason": "  "}, "请填写补录原因"),
+        ({"reason": "无信号" * 200}, "补录原因最多 500 字，现为 600 字"),
+        ({"time": ""}, "请填写入企时间"),
+        ({"time": "25:10"}, "入企时间「25:10」不是有效时间"),
+        ({"time": "2020-01-01T09:00"}, "不是有效时间"),
+        ({"day": "today"}, "补录的入企时间须在本次检查当日"),
+        ({"lat": "34.2", "lon": ""}, "签到时的定位无效"),
+        ({"idempotency_key": "short"}, "幂等键应为 8–64 位"),
+    ],
+)
+def test_bad_backfill_input_shows_the_error_and_stores_nothing(
+    login, db_session, missed, fields, message
+):
+    client = login("inspector")
+    data = backfill_fields(client, missed.id, **fields)
+    if "day" in fields:  # another day than the visit's: the day before it
+        data["day"] = (missed.day - dt.timedelta(days=1)).isoformat()
+    response = client.post(f"/inspector/visits/{missed.id}/backfill", data=data)
+    assert response.status_code == 422
+    assert message in response.text and 'role="alert"' in response.text
+    assert checkin_rows(db_session) == []
+    assert backfill_form_of(response.text)  # the form is back, what was typed kept
+    if data["reason"].strip():
+        assert data["reason"][:20] in response.text
+    db_session.refresh(missed)
+    assert missed.state == "missed"
+
+
+def test_backfill_of_a_time_still_to_come_is_refused(login, db_session, me):
+    later = dt.datetime.now(SHANGHAI) + dt.timedelta(minutes=30)
+    if later.date() != today():
+        pytest.skip("too close to midnight for a later time today")
+    visit = f.visit_with_tasks(
+        db_session, f.enterprise(db_session), [me], day=today(), state="scheduled"
+    )
+    client = login("inspector")
+    page = client.get(f"/inspector/visits/{visit.id}")
+    assert "到达企业后，用手机相机扫描企业门口张贴的企业码" in page.text
+    response = client.post(
+        f"/inspector/visits/{visit.id}/backfill",
+        data=backfill_fields(client, visit.id, time=f"{later:%H:%M}"),
+    )
+    assert response.status_code == 422 and "还没到" in response.text
+    assert checkin_rows(db_session) == []
+
+
+@pytest.mark.parametrize(
+    ("days_ago", "state", "why"),
+    [
+        (11, "missed", "距今已 11 天，超过 10 个自然日的补录期限"),
+        (-1, "scheduled", "不能补录未来的入企"),
+        (1, "cancelled", "本次检查已取消，不能补录签到"),
+    ],
+)
+def test_no_backfill_outside_the_window_says_why(login, db_session, me, days_ago, state, why):
+    day = today() - dt.timedelta(days=days_ago)
+    visit = f.visit_with_tasks(db_session, f.enterprise(db_session), [me], day=day, state=state)
+    client = login("inspector")
+    page = client.get(f"/inspector/visits/{visit.id}")
+    assert page.status_code == 200
+    assert "本次检查不能补录签到" in page.text and why in page.text
+    assert "/backfill" not in page.text
+    forged = {
+        "csrf": csrf_of(client),
+        "idempotency_key": "bf-" + "1" * 32,
+        "day": day.isoformat(),
+        "time": "10:00",
+        "reason": "手机没电",
+    }
+    response = client.post(f"/inspector/visits/{visit.id}/backfill", data=forged)
+    assert response.status_code == 422 and why in response.text
+    assert checkin_rows(db_session) == []
+
+
+def test_backfill_of_another_teams_visit_or_without_csrf_stores_nothing(login, db_session, missed):
+    client = login("inspector")
+    fields = backfill_fields(client, missed.id)
+    no_csrf = client.post(
+        f"/inspector/visits/{missed.id}/backfill", data={**fields, "csrf": "forged"}
+    )
+    assert no_csrf.status_code == 403
+    other = f.visit_with_tasks(
+        db_session,
+        f.enterprise(db_session, name="别组企业"),
+        [f.inspector(db_session)],
+        day=yesterday(),
+        state="missed",
+    )
+    page = client.get(f"/inspector/visits/{other.id}")
+    assert page.status_code == 404
+    not_mine = client.post(f"/inspector/visits/{other.id}/backfill", data=fields)
+    assert not_mine.status_code == 404 and "别组企业" not in not_mine.text
+    assert checkin_rows(db_session) == []
+
+
+def test_tapped_time_and_place_from_the_phone_fill_in_the_backfill(login, db_session, missed):
+    firm = missed.enterprise
+    tapped = dt.datetime.combine(yesterday(), dt.time(23, 50, 37), tzinfo=SHANGHAI)
+    query = {
+        "backfill_at": tapped.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "lat": firm.lat + 0.0003,
+        "lon": firm.lon,
+    }
+    client = login("inspector")
+    page = client.get(f"/inspector/visits/{missed.id}", params=query)
+    assert page.status_code == 200
+    form = backfill_form_of(page.text)
+    assert 'name="time" value="23:50"' in form
+    assert f'name="lat" value="{firm.lat + 0.0003!r}"' in form
+    assert "点击签到时的定位" in page.text
+    assert re.search(r"<details\s+open>\s*<summary>补录入企签到", page.text)
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', form))
+    response = client.post(
+        f"/inspector/visits/{missed.id}/backfill",
+        data={**fields, "time": "23:50", "reason": "离线，次日才送达"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text[:800]
+    row = db_session.scalars(select(CheckIn)).one()
+    assert row.backfill and row.lat == firm.lat + 0.0003 and row.lon == firm.lon
+    assert 30 < row.distance_m < 40 and not row.outside_geofence
+    local = row.checked_in_at.replace(tzinfo=dt.UTC).astimezone(SHANGHAI)
+    assert (local.date(), local.hour, local.minute) == (yesterday(), 23, 50)
+    # A tapped time on another day is not used: the page says so and leaves the time empty.
+    other_day = tapped - dt.timedelta(days=1)
+    visit = f.visit_with_tasks(
+        db_session,
+        f.enterprise(db_session),
+        [db_session.get(Inspector, row.inspector_id)],
+        day=yesterday(),
+        state="missed",
+    )
+    page = client.get(
+        f"/inspector/visits/{visit.id}", params={"backfill_at": other_day.isoformat()}
+    )
+    assert "不在本次检查当日" in page.text
+    assert 'name="time" value=""' in backfill_form_of(page.text)
