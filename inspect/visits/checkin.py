@@ -128,8 +128,14 @@ def check_backfill_window(*, day: dt.date, today: dt.date, policy: Policy) -> No
         )
 
 
+# Visit states a check-in is matched to: a back-fill may also reach a visit the sweep marked
+# missed (the inspector was there, the phone was not).
+ON_SITE_STATES = ("scheduled", "checked_in")
+BACKFILL_STATES = (*ON_SITE_STATES, "missed")
+
+
 def _in_force(*, inspector_id: int, enterprise_id: int, day: dt.date, backfill: bool):
-    states = ("scheduled", "checked_in", "missed") if backfill else ("scheduled", "checked_in")
+    states = BACKFILL_STATES if backfill else ON_SITE_STATES
     return (
         select(Visit)
         .join(ScheduleVersion, Visit.schedule_id == ScheduleVersion.id)

@@ -37,7 +37,13 @@ from checkonce.findings.models import ANSWER_NAMES, RESULT_NAMES, UNINSPECTED_RE
 from checkonce.policy import Policy
 from checkonce.registry.models import Inspector
 from checkonce.visits import codes, posters, service
-from checkonce.visits.checkin import CheckinRefused, CheckinRequest, check_backfill_window, check_in
+from checkonce.visits.checkin import (
+    BACKFILL_STATES,
+    CheckinRefused,
+    CheckinRequest,
+    check_backfill_window,
+    check_in,
+)
 from checkonce.visits.checklist import checklist_counts, merged_checklist
 from checkonce.visits.codes import InvalidCode, enterprise_of_code
 from checkonce.visits.inspection_codes import LIVE_VISIT_STATES, issue_inspection_code
@@ -57,9 +63,6 @@ PAGE_SIZE = 20
 # Pages people open from a camera app: no caching (a revoked code must stop working at once)
 # and no referrer (the token is the credential and must not leak to other sites).
 CODE_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-# A back-fill matches the visits check_in matches a back-fill to: a cancelled or completed
-# visit would turn it into an unplanned entry.
-BACKFILL_STATES = ("scheduled", "checked_in", "missed")
 BACKFILL_REASON_MAX = 500  # as the check-in API's backfill_reason
 _CLOCK_TIME = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
 
