@@ -1166,7 +1166,8 @@ def solve(
     `seed` keys the inspector draw (defaults to the instance's recorded draw seed); the same
     instance and seed give the same schedule. `time_limit` (seconds) sets the wall-clock
     guard of each exact CP-SAT piece (a tenth of it, at most 10 s); `workers` > 1 spreads
-    those pieces over processes. `progress(stage, fraction)` is called as stages advance.
+    those pieces, the calendar's branch flows and the first draw phase over processes
+    (same answer). `progress(stage, fraction)` is called as stages advance.
     """
     return Solver(
         instance,
