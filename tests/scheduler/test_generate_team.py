@@ -10,9 +10,9 @@ from shapely.geometry import Point, shape
 
 from checkonce.config import packaged_data_dir
 from checkonce.scheduler.generate import credit_code, generate
-from checkonce.scheduler.model import Instance
+from checkonce.scheduler.model import Instance, read_instance
 from checkonce.scheduler.solve import solve
-from checkonce.scheduler.team import SQUAD_SIZE, rank_inspectors, squads
+from checkonce.scheduler.team import SQUAD_SIZE, Staffer, rank_inspectors, squads
 
 
 def test_same_seed_same_instance_other_seed_other_instance(tiny_instance):
@@ -86,3 +86,29 @@ def test_a_large_pool_is_drawn_in_even_squads_and_a_small_one_whole():
     assert len(found) == 5 and max(sizes) - min(sizes) <= 1 and max(sizes) <= SQUAD_SIZE
     assert sorted(i for _name, members in found for i in members) == sorted(large)
     assert len({name for name, _members in found}) == 5
+
+
+def test_the_team_is_the_first_eligible_in_hmac_order(instance_json):
+    # Six SAMR inspectors at the office; on 3 March I6 is off and I7 has a conflict with
+    # E2. Only the eligible are hashed now: the team must still be the first two of the
+    # whole branch in HMAC order once the excluded are passed over.
+    samr = instance_json["inspectors"][0]
+    for k in (5, 6, 7, 8):
+        instance_json["inspectors"].append({**samr, "id": f"I{k}"})
+    instance_json["inspectors"][5]["unavailable"] = ["2026-03-03"]  # I6
+    instance_json["conflicts"] = [{"inspector": "I7", "enterprise": "E2"}]
+    instance = Instance.from_json(instance_json)
+    staffer = Staffer(instance)
+    staffer.reseed("draw")
+    found = staffer.staff("V000009", "E2", "2026-03-03", {"SAMR": 2}, 30)
+    assert not isinstance(found, str)
+    branch = ["I1", "I2", "I5", "I6", "I7", "I8"]
+    whole = rank_inspectors("draw", "V000009", branch)
+    assert whole[0] in ("I6", "I7")  # the exclusion matters for this seed
+    assert found[1] == [i for i in whole if i not in ("I6", "I7")][:2]
+
+
+def test_read_instance_matches_from_json(instance_json, tmp_path):
+    path = tmp_path / "instance.json"
+    path.write_text(json.dumps(instance_json, ensure_ascii=False), "utf-8")
+    assert read_instance(path) == Instance.from_json(instance_json)
