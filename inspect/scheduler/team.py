@@ -9,8 +9,10 @@ day's timeline). Anyone can recompute the order from the published seed.
 Order of the tiers, each ranked by the hash: inspectors of the enterprise's district (属地)
 who were not on the enterprise's last visit, then the rest of the department not on the last
 visit, then the last visit's inspectors (rotation: only when nobody else is eligible). A
-tier of more than SQUAD_SIZE inspectors is drawn squad by squad (`squads`): the squads in
-the order of HMAC(seed, "<visit id>|<squad name>"), the members of each by their own hash.
+tier of more than LARGE_POOL inspectors (a province's city branch holds hundreds) is taken in
+the order of `keyed_order`, a shuffle keyed the same way that is computed only as far as the
+draw looks: every inspector of the tier is still equally likely at every place, and a visit
+no longer hashes the whole branch.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from checkonce.scheduler.model import Enterprise, Inspector, Instance
 from checkonce.scheduler.routing import DayTimeline, Point, Travel, intersect
@@ -72,25 +74,25 @@ class _Ranker:
         return [iid for _mac, iid in keyed]
 
 
-# A pool of more inspectors than this is drawn in squads (执法小组) of about this size.
-SQUAD_SIZE = 64
+# A tier of more inspectors than this is taken in `keyed_order` instead of hashing each one.
+LARGE_POOL = 64
 
 
-def squads(pool: list[str], name: str) -> list[tuple[str, list[str]]]:
-    """A pool of inspectors split into squads: (squad name, members).
-
-    Up to SQUAD_SIZE inspectors are one squad, drawn as a whole. A larger pool (a
-    province's city branch can hold hundreds) is cut, in inspector id order, into the
-    fewest squads of at most SQUAD_SIZE, of even sizes, named "<name>|<k>". A visit ranks
-    the squads by the keyed hash and then the members of each, so every inspector is as
-    likely to be drawn as before while a visit hashes a few dozen pairs, not hundreds.
-    """
-    if len(pool) <= SQUAD_SIZE:
-        return [(name, list(pool))]
-    ordered = sorted(pool)
-    count = -(-len(ordered) // SQUAD_SIZE)
-    size = -(-len(ordered) // count)
-    return [(f"{name}|{k}", ordered[k * size : (k + 1) * size]) for k in range(count)]
+def keyed_order(seed: str, visit_id: str, pool: list[str]) -> Iterator[str]:
+    """`pool` (sorted by inspector id) in the random order the seed fixes for this visit,
+    produced lazily: a Fisher–Yates shuffle whose step j swaps place j with place
+    j + HMAC-SHA256(seed, "<visit id>#<j>") mod (n − j), the digest read as a big-endian
+    integer. Every inspector is equally likely at every place (the modulo bias is below
+    2^-240), anyone can recompute the order from the published seed, and a visit hashes only
+    the places it looks at."""
+    items = list(pool)
+    key = seed.encode("utf-8")
+    n = len(items)
+    for j in range(n):
+        digest = hmac.digest(key, f"{visit_id}#{j}".encode(), "sha256")
+        k = j + int.from_bytes(digest, "big") % (n - j)
+        items[j], items[k] = items[k], items[j]
+        yield items[j]
 
 
 def nearest_district(point: Point, centres: dict[str, Point]) -> str | None:
@@ -135,7 +137,7 @@ class Staffer:
         self.timelines: dict[tuple[str, str], DayTimeline] = {}
         self.pending: dict[tuple[str, str], list[tuple[int, int, Point]]] = defaultdict(list)
         self._remote_of: dict[tuple[str, str | None], list[str]] = {}
-        self._squads: dict[str, list[tuple[str, list[str]]]] = {}
+        self._sorted_pools: dict[str, list[str]] = {}
         self._working_on: dict[str, tuple[str, list[str]]] = {}
         self.conflicted = {c.enterprise for c in instance.conflicts}
         self.last: dict[str, set[str]] = {
@@ -180,11 +182,18 @@ class Staffer:
         last = self.last.get(enterprise.id, set())
 
         def drawn(pool: list[str], name: str) -> Iterable[str]:
-            # A pool larger than SQUAD_SIZE is drawn squad by squad (see `squads`).
-            for squad_name, squad in self._ranked_squads(visit_id, pool, name):
-                working = self._working(squad_name, squad, day)
+            if len(pool) <= LARGE_POOL:
+                working = self._working(name, pool, day)
                 eligible = self._not_excluded(working, enterprise.id, day, duration)
                 yield from (i for i in self.ranker.rank(visit_id, eligible) if i not in last)
+                return
+            # A large tier: its keyed order, passing over whoever a hard rule excludes.
+            inspectors = self.inspectors
+            for iid in keyed_order(self.seed, visit_id, self._sorted_pool(name, pool)):
+                if iid in last or not inspectors[iid].works_on(day):
+                    continue
+                if self._not_excluded([iid], enterprise.id, day, duration):
+                    yield iid
 
         local = self.local.get((department, district), [])
         yield from drawn(local, f"{department}|{district}|local")
@@ -199,28 +208,21 @@ class Staffer:
                 visit_id, self._eligible(again, enterprise.id, day, duration)
             )
 
-    def _ranked_squads(
-        self, visit_id: str, pool: list[str], name: str
-    ) -> Iterable[tuple[str, list[str]]]:
-        """The squads of a pool in draw order: HMAC(seed, "<visit id>|<squad name>")."""
-        found = self._squads.get(name)
+    def _sorted_pool(self, name: str, pool: list[str]) -> list[str]:
+        """A large tier sorted by inspector id, the order `keyed_order` starts from."""
+        found = self._sorted_pools.get(name)
         if found is None:
-            found = self._squads[name] = squads(pool, name)
-        if len(found) == 1:
-            yield found[0]
-            return
-        members = dict(found)
-        for squad_name in self.ranker.rank(visit_id, members):
-            yield squad_name, members[squad_name]
+            found = self._sorted_pools[name] = sorted(pool)
+        return found
 
-    def _working(self, squad_name: str, squad: list[str], day: str) -> list[str]:
-        """The squad's members certified and available that day (remembered for the day
+    def _working(self, name: str, pool: list[str], day: str) -> list[str]:
+        """The tier's members certified and available that day (remembered for the day
         being drawn: a district's visits come day by day)."""
-        found = self._working_on.get(squad_name)
+        found = self._working_on.get(name)
         if found is not None and found[0] == day:
             return found[1]
-        working = [iid for iid in squad if self.inspectors[iid].works_on(day)]
-        self._working_on[squad_name] = (day, working)
+        working = [iid for iid in pool if self.inspectors[iid].works_on(day)]
+        self._working_on[name] = (day, working)
         return working
 
     def _not_excluded(

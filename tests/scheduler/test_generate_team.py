@@ -9,10 +9,11 @@ import json
 from shapely.geometry import Point, shape
 
 from checkonce.config import packaged_data_dir
+from checkonce.scheduler import team as team_module
 from checkonce.scheduler.generate import credit_code, generate
 from checkonce.scheduler.model import Instance, read_instance
 from checkonce.scheduler.solve import solve
-from checkonce.scheduler.team import SQUAD_SIZE, Staffer, rank_inspectors, squads
+from checkonce.scheduler.team import LARGE_POOL, Staffer, keyed_order, rank_inspectors
 
 
 def test_same_seed_same_instance_other_seed_other_instance(tiny_instance):
@@ -77,15 +78,54 @@ def test_explicit_workdays_replace_the_2026_calendar():
     assert all(days[0] <= t.window[0] <= t.window[1] <= days[-1] for t in instance.tasks)
 
 
-def test_a_large_pool_is_drawn_in_even_squads_and_a_small_one_whole():
-    small = [f"I{k:03d}" for k in range(SQUAD_SIZE)]
-    assert squads(small, "SAMR|610104|local") == [("SAMR|610104|local", small)]
-    large = [f"I{k:03d}" for k in range(300, 0, -1)]
-    found = squads(large, "SAMR|610104|local")
-    sizes = [len(members) for _name, members in found]
-    assert len(found) == 5 and max(sizes) - min(sizes) <= 1 and max(sizes) <= SQUAD_SIZE
-    assert sorted(i for _name, members in found for i in members) == sorted(large)
-    assert len({name for name, _members in found}) == 5
+def test_keyed_order_is_a_reproducible_permutation_computed_lazily(monkeypatch):
+    pool = [f"I{k:03d}" for k in range(300)]
+    first = list(keyed_order("seed", "V000001", pool))
+    assert sorted(first) == pool and first != pool
+    assert list(keyed_order("seed", "V000001", pool)) == first
+    assert list(keyed_order("seed", "V000002", pool)) != first
+    assert list(keyed_order("other", "V000001", pool)) != first
+    # The j-th place is fixed by HMAC(seed, "<visit>#<j>") alone: recomputable by hand.
+    import hashlib
+    import hmac as std_hmac
+
+    digest = std_hmac.new(b"seed", b"V000001#0", hashlib.sha256).digest()
+    assert first[0] == pool[int.from_bytes(digest, "big") % 300]
+    calls = []
+    real = team_module.hmac.digest
+    monkeypatch.setattr(team_module.hmac, "digest", lambda *a: calls.append(a) or real(*a))
+    taken = keyed_order("seed", "V000001", pool)
+    assert [next(taken) for _ in range(3)] == first[:3] and len(calls) == 3
+
+
+def test_keyed_order_puts_every_inspector_first_equally_often():
+    # 100 inspectors, 20,000 visits: the first place's counts fit a uniform distribution.
+    from scipy.stats import chisquare
+
+    pool = [f"I{k:03d}" for k in range(100)]
+    counts = dict.fromkeys(pool, 0)
+    for v in range(20_000):
+        counts[next(keyed_order("uniform", f"V{v:06d}", pool))] += 1
+    assert chisquare(list(counts.values())).pvalue > 0.001
+
+
+def test_a_large_tier_is_staffed_in_keyed_order(instance_json):
+    # 70 SAMR inspectors (more than LARGE_POOL) at the same office; I3 is off on 3 March.
+    samr = instance_json["inspectors"][0]
+    instance_json["inspectors"] = [
+        i for i in instance_json["inspectors"] if i["department"] != samr["department"]
+    ]
+    for k in range(LARGE_POOL + 6):
+        instance_json["inspectors"].append({**samr, "id": f"S{k:03d}"})
+    instance_json["inspectors"][-1]["unavailable"] = ["2026-03-03"]
+    instance = Instance.from_json(instance_json)
+    staffer = Staffer(instance)
+    staffer.reseed("draw")
+    found = staffer.staff("V000009", "E2", "2026-03-03", {samr["department"]: 2}, 30)
+    assert not isinstance(found, str)
+    branch = sorted(i.id for i in instance.inspectors if i.department == samr["department"])
+    order = [i for i in keyed_order("draw", "V000009", branch) if i != branch[-1]]
+    assert found[1] == order[:2]
 
 
 def test_the_team_is_the_first_eligible_in_hmac_order(instance_json):
