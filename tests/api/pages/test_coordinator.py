@@ -343,3 +343,24 @@ def test_enterprise_reports_are_listed_and_counted(login, users, db_session):
     dashboard = client.get("/coordinator").text
     assert kpi(dashboard, "近 30 天企业反映") == "2" and "未登记检查 1 件" in dashboard
     assert login("bureau").get("/coordinator/reports").status_code == 403
+
+
+def test_plan_page_lists_the_rules_a_plan_breaks(login, users, db_session):
+    draft = f.plan(
+        db_session,
+        [
+            {
+                "kind": "special",
+                "campaign_name": "餐饮专项",
+                "items": ["SAMR-SP-001"],
+                "window": ["2027-03-01", "2027-03-31"],
+                "scope": {"industries": ["restaurant"]},
+            }
+        ],
+    )
+    page = login("coordinator").get(f"/coordinator/plans/{draft.id}").text
+    assert "<code>check_campaign_approval</code>" in page
+    assert "有错误的计划不能审核通过" in page and "12 项规则全部通过" not in page
+    bureau_page = login("bureau").get(f"/bureau/plans/{draft.id}").text
+    assert "<code>check_campaign_approval</code>" in bureau_page
+    assert "有错误的计划不能提交" in bureau_page
