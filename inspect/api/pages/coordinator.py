@@ -108,7 +108,8 @@ def _period_or_none(text: str | None) -> str | None:
 def _schedule_periods(db: Session) -> list[str]:
     return list(
         db.scalars(
-            select(distinct(ScheduleVersion.period))
+            select(ScheduleVersion.period)
+            .distinct()
             .where(PLAN_PERIOD)
             .order_by(ScheduleVersion.period.desc())
         )
