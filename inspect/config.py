@@ -10,8 +10,12 @@ from typing import Literal
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev-secret-change-me"})
-DEFAULT_SECRET = "dev-secret-change-me"
+# The dev default is 32+ bytes so dev runs sign tokens without PyJWT's short-key warning; it
+# is still a placeholder that every other environment refuses.
+DEFAULT_SECRET = "dev-secret-change-me-for-local-use-only"
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "secret", "dev-secret-change-me", DEFAULT_SECRET}
+)
 
 
 def packaged_data_dir() -> Path:

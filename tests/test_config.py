@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from checkonce.config import Settings
+from checkonce.config import DEFAULT_SECRET, Settings
 
 
 def test_dev_accepts_the_placeholder(monkeypatch):
@@ -12,7 +12,9 @@ def test_dev_accepts_the_placeholder(monkeypatch):
     assert settings.database_url.startswith("sqlite:///")
 
 
-@pytest.mark.parametrize("secret", ["dev-secret-change-me", "changeme", "secret", "", "short"])
+@pytest.mark.parametrize(
+    "secret", [DEFAULT_SECRET, "dev-secret-change-me", "changeme", "secret", "", "short"]
+)
 def test_prod_refuses_placeholder_or_short_secret(secret):
     with pytest.raises(ValidationError, match="CHECKONCE_SECRET_KEY"):
         Settings(env="prod", secret_key=secret)
