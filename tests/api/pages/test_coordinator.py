@@ -364,3 +364,6 @@ def test_plan_page_lists_the_rules_a_plan_breaks(login, users, db_session):
     bureau_page = login("bureau").get(f"/bureau/plans/{draft.id}").text
     assert "<code>check_campaign_approval</code>" in bureau_page
     assert "有错误的计划不能提交" in bureau_page
+    for shown in (page, bureau_page):  # the history: who filed it, into which state
+        history = shown.split("流转记录", 1)[1]
+        assert "department:测试员" in history and "草稿" in history
