@@ -16,8 +16,8 @@ from checkonce.auth.models import User
 from checkonce.calendar import WorkCalendar
 from checkonce.config import packaged_data_dir
 from checkonce.db import session_scope
-from checkonce.maps.assets import outside_references
 from checkonce.demo import run_demo
+from checkonce.maps.assets import outside_references
 from checkonce.policy import load_policy
 from checkonce.registry.demo import DemoSizes
 from checkonce.registry.service import build_demo
