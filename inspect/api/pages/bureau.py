@@ -19,7 +19,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from checkonce.api.deps import ObjectId, SessionDep
-from checkonce.api.pages import coordinator  # noqa: F401  (registers the local_time filter)
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError, ImportRejected, NotFound, RowError

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import calendar as month_calendar
 import datetime as dt
-import zoneinfo
 from collections import defaultdict
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -22,7 +20,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from checkonce.api.deps import MAX_ID, ObjectId, SessionDep
-from checkonce.api.pages.web import TEMPLATES, CsrfChecked, PageAllow, redirect, render
+from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError, NotFound
 from checkonce.findings.service import overdue_results
@@ -57,24 +55,6 @@ router = APIRouter(include_in_schema=False)
 REPORT_KPI_DAYS = 30
 
 
-@lru_cache(maxsize=1)
-def _zone() -> zoneinfo.ZoneInfo:
-    from checkonce.policy import jurisdiction_policy
-
-    return zoneinfo.ZoneInfo(jurisdiction_policy().jurisdiction.timezone)
-
-
-def local_time(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored moment in the jurisdiction's time (Beijing time for Xi'an), for people. SQLite
-    hands back naive datetimes: they were stored in UTC."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(_zone()).strftime(fmt)
-
-
-TEMPLATES.env.filters["local_time"] = local_time
 READERS = PageAllow("coordinator", "admin")
 ACTORS = PageAllow("coordinator")
 Reader = Annotated[Principal, Depends(READERS)]

@@ -13,9 +13,11 @@ methods need the page's CSRF token; forms send it as the `csrf` field).
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -55,6 +57,23 @@ def _ngettext(context, singular: str, plural: str, n: int) -> str:
     return translate(context.get("lang", "zh"), singular if n == 1 else plural)
 
 
+@lru_cache(maxsize=1)
+def _zone() -> ZoneInfo:
+    from checkonce.policy import jurisdiction_policy
+
+    return ZoneInfo(jurisdiction_policy().jurisdiction.timezone)
+
+
+def local_time(moment: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored moment in the jurisdiction's time (Beijing time for Xi'an), for people. SQLite
+    hands back naive datetimes: they were stored in UTC."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(_zone()).strftime(fmt)
+
+
 def _make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=TEMPLATE_DIR)
     env = templates.env
@@ -62,6 +81,7 @@ def _make_templates() -> Jinja2Templates:
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
     env.globals["ROLE_NAMES"] = ROLE_NAMES
     env.globals["LANGUAGES"] = LANGUAGES
+    env.filters["local_time"] = local_time
     env.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else n
     env.filters["percent"] = lambda x, digits=1: "–" if x is None else f"{100 * x:.{digits}f}%"
     return templates
