@@ -127,7 +127,7 @@ def test_review_queue_and_resolution(db_session):
         db_session=db_session,
         finding_id=near.id,
         entry_code="FEE-AF-001",
-        actor="coordinator:c",
+        actor=f.coordinator("c"),
         note="与检验机构核实即定期检验",
         today=TODAY,
     )
@@ -140,7 +140,7 @@ def test_review_queue_and_resolution(db_session):
         db_session=db_session,
         finding_id=other.id,
         entry_code=None,
-        actor="coordinator:c",
+        actor=f.coordinator("c"),
         note="自立名目",
         today=TODAY,
     )
@@ -175,16 +175,16 @@ def test_refund_steps_and_totals_per_unit_and_district(db_session):
     b = report(db_session, yanta, "WATER", "供水开户费", "100")  # 100 abolished
     c = report(db_session, beilin, "SEII", "特种设备检验费", "1000", qty="2")  # 200 over
     service.confirm_refund(
-        db_session=db_session, refund_id=a.refund.id, actor="coordinator:c", on=TODAY
+        db_session=db_session, refund_id=a.refund.id, actor=f.coordinator("c"), on=TODAY
     )
     service.mark_refunded(
         db_session=db_session,
         refund_id=a.refund.id,
-        actor="coordinator:c",
+        actor=f.coordinator("c"),
         on=TODAY + dt.timedelta(days=3),
     )
     service.confirm_refund(
-        db_session=db_session, refund_id=c.refund.id, actor="coordinator:c", on=TODAY
+        db_session=db_session, refund_id=c.refund.id, actor=f.coordinator("c"), on=TODAY
     )
     with pytest.raises(Conflict, match="须先确认"):
         service.mark_refunded(db_session=db_session, refund_id=b.refund.id, actor="c", on=TODAY)

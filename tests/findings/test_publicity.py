@@ -82,7 +82,7 @@ def test_publish_single_and_batch_all_or_nothing(db_session):
     _, _, (b, c) = _visit_with_results(
         db_session, D(2026, 2, 24), items=("SAMR-SP-001", "FIRE-001")
     )
-    service.publish_results(db_session=db_session, result_ids=[a.id], actor="coordinator:c")
+    service.publish_results(db_session=db_session, result_ids=[a.id], actor=f.coordinator("c"))
     assert a.published_by == "coordinator:c"
     with pytest.raises(Conflict, match="已于"):
         service.publish_results(db_session=db_session, result_ids=[b.id, a.id], actor="c")

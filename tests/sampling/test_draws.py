@@ -354,7 +354,7 @@ def test_draws_need_an_approved_random_spec_and_a_coordinator(db_session):
         draws.commit_draw(
             db_session=db_session,
             plan_task_ids=[task.id],
-            actor="department:李四",
+            actor=f.bureau(db_session, "SAMR", "李四"),
             policy=f.policy(),
         )
     draw = draws.commit_draw(

@@ -462,7 +462,7 @@ def test_refused_codes_store_nothing(db_session, how):
         kid = codes.verify_enterprise_token(
             db_session=s, secret_key=SECRET, token=codes.token_from_scan(scan, "e")
         ).kid
-        codes.revoke_key(db_session=s, kid=kid, actor="admin:test", reason="海报外泄")
+        codes.revoke_key(db_session=s, kid=kid, actor=f.admin("test"), reason="海报外泄")
     with pytest.raises(codes.InvalidCode):
         do_check_in(s, me, request(s, firm, scanned=scan, credit_code=credit))
     assert count(s, CheckIn, inspector_id=me.id) == 0

@@ -13,11 +13,12 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from checkonce.api.deps import STAFF, Allow, PageDep, SessionDep
+from checkonce.api.deps import STAFF, ActorDep, Allow, PageDep, SessionDep
 from checkonce.api.schemas import Page
+from checkonce.auth import access
 from checkonce.auth.service import Forbidden, Principal
 from checkonce.policy import Policy, load_policy
-from checkonce.registry.models import Enterprise, Inspector
+from checkonce.registry.models import Enterprise
 from checkonce.visits.checkin import CheckinRequest, check_in
 from checkonce.visits.checkin_models import CheckIn
 
@@ -135,6 +136,7 @@ def post_checkin(
     response: Response,
     db: SessionDep,
     principal: InspectorDep,
+    actor: ActorDep,
 ) -> CheckinOut:
     """扫码入企签到。匹配本人今日在该企业的计划检查则签到；否则登记为计划外入企并预警。
     同一幂等键重复提交只保存一次，返回同一结果（响应头 Idempotent-Replay: true）。"""
@@ -145,6 +147,7 @@ def post_checkin(
         secret_key=request.app.state.settings.secret_key,
         policy=request_policy(request),
         inspector_id=principal.inspector_id,
+        actor=actor,
         request=CheckinRequest(
             scanned=body.token,
             client_time=body.client_time,
@@ -174,15 +177,9 @@ def list_checkins(
     day_to: dt.date | None = None,
 ) -> Page[CheckinOut]:
     """入企签到记录。执法人员看本人的，执法部门看本部门人员的，企业看进入本企业的。"""
-    stmt = select(CheckIn).join(Enterprise, CheckIn.enterprise_id == Enterprise.id)
-    if principal.role == "inspector":
-        stmt = stmt.where(CheckIn.inspector_id == (principal.inspector_id or -1))
-    elif principal.role == "bureau":
-        stmt = stmt.join(Inspector, CheckIn.inspector_id == Inspector.id).where(
-            Inspector.department_id == (principal.department_id or -1)
-        )
-    elif principal.role == "enterprise":
-        stmt = stmt.where(CheckIn.enterprise_id == (principal.enterprise_id or -1))
+    stmt = access.visible_checkins(
+        select(CheckIn).join(Enterprise, CheckIn.enterprise_id == Enterprise.id), principal
+    )
     if credit_code:
         stmt = stmt.where(Enterprise.credit_code == credit_code.upper())
     if outcome:

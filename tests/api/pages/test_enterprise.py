@@ -136,7 +136,7 @@ def completed_visit(db_session, firm, team, *, day=dt.date(2026, 11, 18), publis
             )
         )
     if publish:
-        publish_results(db_session=db_session, result_ids=[results[0].id], actor="coordinator:c")
+        publish_results(db_session=db_session, result_ids=[results[0].id], actor=f.coordinator("c"))
     db_session.refresh(row)
     assert row.state == "completed"
     return row, food, fire

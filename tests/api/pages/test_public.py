@@ -79,7 +79,7 @@ def results(db_session, *, publish: bool, name: str):
         calendar=f.calendar(),
     )
     if publish:
-        publish_results(db_session=db_session, result_ids=[row.id], actor="coordinator:c")
+        publish_results(db_session=db_session, result_ids=[row.id], actor=f.coordinator("c"))
     return row
 
 
