@@ -84,7 +84,7 @@ def team_records_results(live_session, scene: dict) -> None:
             visit_id=visit.id,
             inspection_task_id=task.id,
             inspector_id=person,
-            actor="inspector:e2e",
+            actor=f.actor("inspector", inspector_id=person),
             data=passed(live_session, task),
             policy=f.policy(),
             calendar=f.calendar(),

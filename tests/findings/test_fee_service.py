@@ -32,7 +32,7 @@ def report(session, firm, unit, item, amount, day=D(2026, 5, 6), receipt=None, q
         ),
         enterprise_id=firm.id,
         source="enterprise",
-        actor="enterprise:firm",
+        actor=f.actor("enterprise", enterprise_id=firm.id),
         today=TODAY,
     )
 

@@ -68,7 +68,7 @@ def _visit_with_results(session, day, *, result="passed", items=("SAMR-SP-001",)
                 visit_id=visit.id,
                 inspection_task_id=task.id,
                 inspector_id=who.id,
-                actor="inspector:t",
+                actor=f.actor("inspector", inspector_id=who.id),
                 data=data,
                 policy=POLICY,
                 calendar=CALENDAR,
@@ -105,7 +105,7 @@ def test_public_list_shows_the_latest_published_revision(db_session):
         visit_id=visit.id,
         inspection_task_id=task.id,
         inspector_id=who,
-        actor="inspector:t",
+        actor=f.actor("inspector", inspector_id=who),
         data=ResultInput(
             result="rectify",
             checklist=answers(db_session, task, "problem"),

@@ -29,7 +29,7 @@ def visit_with_result(session, day: dt.date):
         visit_id=visit.id,
         inspection_task_id=task.id,
         inspector_id=team[0].id,
-        actor="inspector:t",
+        actor=f.actor("inspector", inspector_id=team[0].id),
         data=passed(session, task),
         policy=POLICY,
         calendar=CALENDAR,

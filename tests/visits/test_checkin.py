@@ -118,6 +118,7 @@ def do_check_in(session, person, req: CheckinRequest, now: dt.datetime = NOW):
         secret_key=SECRET,
         policy=POLICY,
         inspector_id=person.id,
+        actor=f.as_inspector(person),
         request=req,
         now=now,
     )
