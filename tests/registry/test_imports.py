@@ -219,6 +219,7 @@ def test_inspector_import_clean_and_with_errors(db_session, tmp_path):
             db_session=db_session,
             path=write_csv(tmp_path / "bad.csv", bad, header=STAFF_HEAD),
             data_dir=DATA,
+            actor=f.admin(),
         )
     by_row = {(e.row, e.field): e.reason for e in err.value.errors}
     assert "未知部门" in by_row[(2, "部门")]
