@@ -26,7 +26,7 @@ from starlette.datastructures import FormData
 
 from checkonce.api.deps import PUBLIC, ActorDep, SessionDep, TodayDep, jurisdiction, public_base_url
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render, session_principal
-from checkonce.api.routers.checkins import checkin_out
+from checkonce.api.schemas import checkin_out
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError, NotFound
 from checkonce.findings import service as findings
