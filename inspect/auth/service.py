@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from checkonce.audit.actions import AuditAction
 from checkonce.audit.actor import Actor
-from checkonce.audit.service import record, snapshot
+from checkonce.audit.service import changed, record, snapshot
 from checkonce.auth.models import ROLES, LoginAttempt, Role, User
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict, NotFound
@@ -86,6 +86,45 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def _bind(
+    db_session: Session,
+    user: User,
+    role: str,
+    department: str | None,
+    inspector: str | None,
+    credit_code: str | None,
+) -> None:
+    """Bind the account to the department / inspector / enterprise its role acts for (and to
+    nothing else)."""
+    user.department_id = user.inspector_id = user.enterprise_id = None
+    if role == "bureau":
+        if not department:
+            raise CheckOnceError("执法部门账号须指定部门（--department）")
+        user.department_id = db_session.scalar(
+            select(Department.id).where(Department.code == department)
+        )
+        if user.department_id is None:
+            raise NotFound(f"部门 {department} 不存在")
+    if role == "inspector":
+        if not inspector:
+            raise CheckOnceError("执法人员账号须指定工号（--inspector）")
+        person = db_session.scalars(select(Inspector).where(Inspector.code == inspector)).first()
+        if person is None:
+            raise NotFound(f"执法人员 {inspector} 不存在")
+        if not person.assignable:
+            raise CheckOnceError(f"{person.name}（{inspector}）不是在岗执法人员，不能开通执法账号")
+        user.inspector_id = person.id
+        user.department_id = person.department_id
+    if role == "enterprise":
+        if not credit_code:
+            raise CheckOnceError("企业账号须指定统一社会信用代码（--credit-code）")
+        user.enterprise_id = db_session.scalar(
+            select(Enterprise.id).where(Enterprise.credit_code == credit_code)
+        )
+        if user.enterprise_id is None:
+            raise NotFound(f"企业 {credit_code} 不在登记库中")
+
+
 def create_user(
     *,
     db_session: Session,
@@ -113,32 +152,7 @@ def create_user(
         role=role,
         password_hash=hash_password(password),
     )
-    if role == "bureau":
-        if not department:
-            raise CheckOnceError("执法部门账号须指定部门（--department）")
-        user.department_id = db_session.scalar(
-            select(Department.id).where(Department.code == department)
-        )
-        if user.department_id is None:
-            raise NotFound(f"部门 {department} 不存在")
-    if role == "inspector":
-        if not inspector:
-            raise CheckOnceError("执法人员账号须指定工号（--inspector）")
-        person = db_session.scalars(select(Inspector).where(Inspector.code == inspector)).first()
-        if person is None:
-            raise NotFound(f"执法人员 {inspector} 不存在")
-        if not person.assignable:
-            raise CheckOnceError(f"{person.name}（{inspector}）不是在岗执法人员，不能开通执法账号")
-        user.inspector_id = person.id
-        user.department_id = person.department_id
-    if role == "enterprise":
-        if not credit_code:
-            raise CheckOnceError("企业账号须指定统一社会信用代码（--credit-code）")
-        user.enterprise_id = db_session.scalar(
-            select(Enterprise.id).where(Enterprise.credit_code == credit_code)
-        )
-        if user.enterprise_id is None:
-            raise NotFound(f"企业 {credit_code} 不在登记库中")
+    _bind(db_session, user, role, department, inspector, credit_code)
     db_session.add(user)
     db_session.flush()
     record(
@@ -150,6 +164,58 @@ def create_user(
         enterprise_id=user.enterprise_id,
         after=snapshot(user, USER_FIELDS),  # never the password hash
     )
+    return user
+
+
+def update_user(
+    *,
+    db_session: Session,
+    actor: Actor,
+    username: str,
+    active: bool | None = None,
+    role: str | None = None,
+    display_name: str | None = None,
+    department: str | None = None,
+    inspector: str | None = None,
+    credit_code: str | None = None,
+) -> User:
+    """An administrator changes an account: (de)activates it, or gives it another role with
+    the binding that role needs. Recorded with what changed, before and after; an
+    administrator cannot deactivate or demote their own account (someone must remain)."""
+    from checkonce.auth import access
+
+    access.require(actor, AuditAction.USER_UPDATE)
+    user = db_session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"账号 {username} 不存在")
+    if user.id == actor.user_id and (active is False or (role and role != user.role)):
+        raise CheckOnceError("不能停用或降级自己的管理员账号，请由另一名管理员操作")
+    before = snapshot(user, USER_FIELDS)
+    if role is not None:
+        if role not in ROLES:
+            raise CheckOnceError(f"未知角色 {role}：应为 {'、'.join(ROLES)}")
+        with db_session.no_autoflush:  # role and binding change together (check constraints)
+            user.role = role
+            _bind(db_session, user, role, department, inspector, credit_code)
+    if active is not None:
+        user.active = active
+    if display_name is not None:
+        if not display_name.strip():
+            raise CheckOnceError("显示名称不能为空")
+        user.display_name = display_name.strip()[:80]
+    db_session.flush()
+    old, new = changed(before, snapshot(user, USER_FIELDS))
+    if new:
+        record(
+            db_session,
+            actor=actor,
+            action=AuditAction.USER_UPDATE,
+            object_type="user",
+            object_id=user.id,
+            enterprise_id=user.enterprise_id,
+            before=old,
+            after=new,
+        )
     return user
 
 

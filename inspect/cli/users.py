@@ -68,4 +68,41 @@ def register(app: typer.Typer) -> None:
             )
             console.print(f"已创建账号 {account.username}（{role}）")
 
+    @users_app.command("update")
+    def update(
+        username: str = typer.Argument(..., help="要修改的账号"),
+        active: bool = typer.Option(None, "--active/--inactive", help="启用或停用账号"),
+        role: str = typer.Option(None, help="改为此角色（须同时给出该角色的归属）"),
+        display_name: str = typer.Option(None, help="显示名称"),
+        department: str | None = typer.Option(None, help="执法部门账号所属部门代码"),
+        inspector: str | None = typer.Option(None, help="执法人员账号对应的工号"),
+        credit_code: str | None = typer.Option(None, help="企业账号的统一社会信用代码"),
+        user: UserOption = None,
+    ) -> None:
+        """修改账号：启用/停用、更换角色及其归属、显示名称（系统管理员；留痕）。"""
+        from checkonce.auth.models import ROLE_NAMES
+        from checkonce.auth.service import update_user
+        from checkonce.cli import console
+        from checkonce.cli.account import acting_session
+        from checkonce.errors import CheckOnceError
+
+        if active is None and role is None and display_name is None:
+            raise CheckOnceError(
+                "请给出要修改的内容：--active/--inactive、--role 或 --display-name"
+            )
+        with acting_session(user) as (session, actor):
+            account = update_user(
+                db_session=session,
+                actor=actor,
+                username=username,
+                active=active,
+                role=role,
+                display_name=display_name,
+                department=department,
+                inspector=inspector,
+                credit_code=credit_code,
+            )
+            state = "启用" if account.active else "停用"
+            console.print(f"账号 {account.username}：{ROLE_NAMES[account.role]}，{state}")
+
     app.add_typer(users_app, name="users")

@@ -5,6 +5,7 @@ command line: the CLI tests.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from checkonce.audit.actions import ACTION_LABELS, AuditAction
 from checkonce.auth.access import PermissionDenied
 from checkonce.auth.models import User
-from checkonce.auth.service import change_password, create_user
+from checkonce.auth.service import change_password, create_user, update_user
 from checkonce.errors import CheckOnceError
 from checkonce.findings import ratings
 from checkonce.findings import service as results
@@ -83,6 +84,33 @@ def test_account_creation_and_password_change(db_session):
             db_session=s, user_id=user.id, current="wrong", new="x", repeated="x", actor=me
         )
     assert f.audit_since(s, f.audit_seq(s)) == []
+
+
+def test_account_changes_record_before_and_after(db_session):
+    s = db_session
+    root = create_user(
+        db_session=s, actor=f.SETUP, username="root9", password=PASSWORD, role="admin"
+    )
+    user = create_user(
+        db_session=s, actor=f.SETUP, username="li9", password=PASSWORD, role="coordinator"
+    )
+    admin = dataclasses.replace(f.actor("admin", "root9"), user_id=root.id)
+    seq = f.audit_seq(s)
+    update_user(db_session=s, actor=admin, username="li9", role="bureau", department="SAMR")
+    update_user(db_session=s, actor=admin, username="li9", active=False)
+    demoted, stopped = f.audit_since(s, seq)
+    assert demoted["action"] == stopped["action"] == "auth.user_update"
+    assert demoted["before"] == {"role": "coordinator", "department_id": None}
+    assert demoted["after"] == {"role": "bureau", "department_id": f.department(s, "SAMR").id}
+    assert (stopped["before"], stopped["after"]) == ({"active": True}, {"active": False})
+    assert not user.active
+    seq = f.audit_seq(s)
+    update_user(db_session=s, actor=admin, username="li9", active=False)  # no change
+    with pytest.raises(CheckOnceError, match="自己的管理员账号"):
+        update_user(db_session=s, actor=admin, username="root9", active=False)
+    with pytest.raises(PermissionDenied):
+        update_user(db_session=s, actor=f.coordinator(), username="li9", active=True)
+    assert f.audit_since(s, seq) == []
 
 
 def test_signing_keys_are_recorded_without_their_secret(db_session):
