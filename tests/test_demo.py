@@ -64,7 +64,7 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
     assert m["visits"] < quo["visits"]  # merging cuts enterprise entries
     assert set(run.baselines) == {"status_quo"}
     schedule = json.loads(run.files["schedule"].read_text(encoding="utf-8"))
-    assert schedule["schema"] == "checkonce.schedule/1"
+    assert schedule["schema"] == "checkonce.schedule/2"
     assert all(u["reason"] for u in schedule["unscheduled"])
 
     # the schedule is in the database, published, with the visits of the file

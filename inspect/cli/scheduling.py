@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan(
         instance: Path = typer.Option(
-            ..., "--instance", "-i", help="实例文件（checkonce.instance/1）"
+            ..., "--instance", "-i", help="实例文件（checkonce.instance/2，也可读 /1）"
         ),
         out: Path = typer.Option(..., "--out", "-o", help="输出的排程文件"),
         seed: str | None = typer.Option(

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from checkonce.scheduler.bounds import lb_visits, min_stabbing, workday_range
-from checkonce.scheduler.model import Instance, Schedule, Task, Unscheduled, Visit
+from checkonce.scheduler.model import Instance, Policy, Schedule, Task, Unscheduled, Visit
 from checkonce.scheduler.pieces import EnterprisePlan
 from checkonce.scheduler.routing import schedule_travel_km
 from checkonce.scheduler.team import Staffer
@@ -128,13 +128,18 @@ class Group:
         self.triggered = triggered
         self._lead = min(share, key=lambda d: (-share[d], d))
 
-    def needs(self, min_team: int) -> dict[str, int]:
-        """Inspectors required per department (the largest team of its tasks)."""
+    def needs(self, policy: Policy) -> dict[str, int]:
+        """Inspectors required per department (rule 3): the largest team of its tasks, or
+        in a joint visit the policy's `joint_team_per_department` when that is smaller;
+        the lead department makes up the visit's `min_team`."""
         if self._needs is None:
+            joint = len(self.share) > 1
             need: dict[str, int] = {}
             for task in self.tasks:
-                need[task.department] = max(need.get(task.department, 0), task.team)
-            short = min_team - sum(need.values())
+                need[task.department] = max(
+                    need.get(task.department, 0), policy.need(task.team, joint)
+                )
+            short = policy.min_team - sum(need.values())
             if short > 0:
                 need[self._lead] += short
             self._needs = need
@@ -262,6 +267,8 @@ class Solver:
         b = self.booking[group.enterprise]
         if day in b.days:
             return False
+        if not group.routine:
+            return True  # triggered alone: no cap counts it or holds it back (rule 7)
         if b.weeks[self.cal.week[day]] >= self.policy.max_visits_per_enterprise_week:
             return False
         if b.months[self.cal.month[day]] >= self.policy.max_visits_per_enterprise_month:
@@ -279,8 +286,9 @@ class Solver:
     def book(self, group: Group, day: int) -> None:
         b = self.booking[group.enterprise]
         b.days.add(day)
-        b.weeks[self.cal.week[day]] += 1
-        b.months[self.cal.month[day]] += 1
+        if group.routine:
+            b.weeks[self.cal.week[day]] += 1
+            b.months[self.cal.month[day]] += 1
         b.routine += group.routine
         for department, count in group.routine_per_department.items():
             b.departments[department] += count
@@ -290,8 +298,9 @@ class Solver:
         assert group.day is not None
         b = self.booking[group.enterprise]
         b.days.discard(group.day)
-        b.weeks[self.cal.week[group.day]] -= 1
-        b.months[self.cal.month[group.day]] -= 1
+        if group.routine:
+            b.weeks[self.cal.week[group.day]] -= 1
+            b.months[self.cal.month[group.day]] -= 1
         b.routine -= group.routine
         for department, count in group.routine_per_department.items():
             b.departments[department] -= count
@@ -493,7 +502,8 @@ class Solver:
         """Tasks per enterprise with their workday span; the hopeless ones are left out."""
         inspectors_of: dict[str, int] = defaultdict(int)
         for person in self.inst.inspectors:
-            inspectors_of[person.department] += 1
+            for department in (person.department, *person.also_for):
+                inspectors_of[department] += 1
         per_enterprise: dict[str, list[tuple[Task, int, int]]] = defaultdict(list)
         for task in self.inst.tasks:
             span = workday_range(self.inst.workdays, task.window)
@@ -634,12 +644,11 @@ class Solver:
                 k = bisect.bisect_left(days, day)
                 if lo <= k < hi and days[k] == day:
                     row[k] -= person.minutes_per_day
-        min_team = self.policy.min_team
         use: dict[str, int] = defaultdict(int)
         led: dict[str, int] = defaultdict(int)
         for g in self.groups:
             led[g.lead()] += 1
-            for department, need in g.needs(min_team).items():
+            for department, need in g.needs(self.policy).items():
                 use[department] += (g.share.get(department, 0) + 2 * TRAVEL_MARGIN) * need
         out: dict[tuple[str, str, int], int] = {}
         for (department, district), row in minutes.items():
@@ -915,7 +924,7 @@ class Solver:
                     iid,
                     self.cal.days[placed[k].day],
                     start,
-                    start + placed[k].duration(),
+                    start + self.staffer.stay(iid, placed[k].share),
                     self.staffer.places[placed[k].enterprise],
                 )
                 for found in staffed.values()
@@ -931,7 +940,6 @@ class Solver:
     def draw_local(self, indices: list[int]) -> list[tuple[int, int, tuple[str, ...]]]:
         """First phase for one district: (placed index, start, team) of the visits staffed."""
         out: list[tuple[int, int, tuple[str, ...]]] = []
-        min_team = self.policy.min_team
         for k in indices:
             g = self.placed[k]
             assert g.day is not None
@@ -939,8 +947,8 @@ class Solver:
                 g.vid,
                 g.enterprise,
                 self.cal.days[g.day],
-                g.needs(min_team),
-                g.duration(),
+                g.needs(self.policy),
+                g.share,
                 local_only=True,
             )
             if not isinstance(result, str):
@@ -1009,7 +1017,7 @@ class Solver:
 
     def _try(self, g: Group, day: int) -> Visit | str:
         result = self.staffer.staff(
-            g.vid, g.enterprise, self.cal.days[day], g.needs(self.policy.min_team), g.duration()
+            g.vid, g.enterprise, self.cal.days[day], g.needs(self.policy), g.share
         )
         if isinstance(result, str):
             return result

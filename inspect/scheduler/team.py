@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from checkonce.scheduler.model import Enterprise, Inspector, Instance
 from checkonce.scheduler.routing import DayTimeline, Point, Travel, intersect
@@ -132,8 +132,11 @@ class Staffer:
         for person in instance.inspectors:
             district = person.district or nearest_district((person.lat, person.lon), centre)
             self.home_district[person.id] = district
-            self.by_department[person.department].append(person.id)
-            self.local[(person.department, district)].append(person.id)
+            # An inspector certified for other departments' items (综合执法, `also_for`) is
+            # in each of their pools too.
+            for department in (person.department, *person.also_for):
+                self.by_department[department].append(person.id)
+                self.local[(department, district)].append(person.id)
         self.timelines: dict[tuple[str, str], DayTimeline] = {}
         self.pending: dict[tuple[str, str], list[tuple[int, int, Point]]] = defaultdict(list)
         self._remote_of: dict[tuple[str, str | None], list[str]] = {}
@@ -291,49 +294,85 @@ class Staffer:
             return [(lo, hi)]
         return []
 
+    def stay(self, iid: str, shares: Mapping[str, int]) -> int:
+        """Minutes an inspector is on site (rule 5): until the departments it serves in the
+        visit are done — the largest of their shares — or the whole visit if it serves none."""
+        person = self.inspectors[iid]
+        own = shares.get(person.department, 0)
+        for department in person.also_for:
+            own = max(own, shares.get(department, 0))
+        return own or max(shares.values())
+
     def staff(
         self,
         visit_id: str,
         enterprise_id: str,
         day: str,
         needs: dict[str, int],
-        duration: int,
+        duration: int | Mapping[str, int],
         *,
         local_only: bool = False,
     ) -> tuple[int, list[str]] | str:
         """Draw a team for a visit and book it; returns (start, inspector ids) or a reason.
 
-        `needs` maps department → inspectors required. Nothing is booked on failure.
-        `local_only` draws from the first tier alone: the district's inspectors who were
-        not on the enterprise's last visit.
+        `needs` maps department → inspectors required; `duration` is the visit's length, or
+        each department's minutes (`dept_minutes`): the team arrives together and each
+        member stays until the departments it serves are done. An inspector drawn for one
+        department also counts for the others it serves (`also_for`). Nothing is booked on
+        failure. `local_only` draws from the first tier alone: the district's inspectors
+        who were not on the enterprise's last visit.
         """
+        shares = dict.fromkeys(needs, duration) if isinstance(duration, int) else dict(duration)
+        length = max(shares.values())
         ent = self.enterprises[enterprise_id]
         place = self.places[enterprise_id]
         lo = max(self.instance.day_start, ent.open[0])
-        hi = min(self.instance.day_end, ent.open[1]) - duration
+        hi = min(self.instance.day_end, ent.open[1]) - length
         if lo > hi:
-            return f"检查需 {duration} 分钟，超过企业营业时间与工作时间的交集"
+            return f"检查需 {length} 分钟，超过企业营业时间与工作时间的交集"
         window = [(lo, hi)]
         chosen: list[str] = []
-        for department in sorted(needs):
-            wanted = needs[department]
+        stays: dict[str, int] = {}
+
+        def take(department: str, wanted: int) -> int:
+            """Draw up to `wanted` more inspectors serving `department`; how many came."""
+            nonlocal window
             got = 0
-            for iid in self._candidates(visit_id, department, ent, day, duration, local_only):
-                if (iid, enterprise_id) in self.conflicts:
+            own = shares.get(department, length)
+            for iid in self._candidates(visit_id, department, ent, day, own, local_only):
+                if iid in stays or (iid, enterprise_id) in self.conflicts:
                     continue
                 if not self.inspectors[iid].works_on(day):
                     continue
-                narrowed = intersect(window, self._starts(iid, day, place, duration, window))
+                stay = self.stay(iid, shares)
+                narrowed = intersect(window, self._starts(iid, day, place, stay, window))
                 if narrowed:
                     window = narrowed
                     chosen.append(iid)
+                    stays[iid] = stay
                     got += 1
                     if got == wanted:
                         break  # before the generator ranks the next tier
+            return got
+
+        for department in sorted(needs):
+            wanted = needs[department]
+            # An inspector already drawn who also serves this department counts for it.
+            have = sum(1 for iid in chosen if self.inspectors[iid].serves(department))
+            if have >= wanted:
+                continue
+            got = have + take(department, wanted - have)
             if got < wanted:
                 return (
                     f"{day} {department} 无足够可用的持证执法人员（需 {wanted} 人，可派 {got} 人）"
                 )
+        # Inspectors counted for several departments can leave the team short of min_team:
+        # the department with the most minutes draws the rest.
+        short = self.instance.policy.min_team - len(chosen)
+        if short > 0:
+            lead = min(shares, key=lambda d: (-shares[d], d))
+            if take(lead, short) < short:
+                return f"{day} {lead} 无足够可用的持证执法人员凑足最少 {self.instance.policy.min_team} 人"
         start = window[0][0]
         for iid in chosen:
             key = (iid, day)
@@ -346,7 +385,7 @@ class Staffer:
                     budget=person.minutes_per_day,
                     travel=self.travel,
                 )
-            self.timelines[key].insert(start, start + duration, place)
+            self.timelines[key].insert(start, start + stays[iid], place)
         self.last[enterprise_id] = set(chosen)
         return start, chosen
 
