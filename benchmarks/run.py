@@ -33,7 +33,7 @@ console = Console(width=160)
 
 def load_or_generate(size: str, seed: int) -> tuple[Instance, Path, float, float]:
     """The cached instance file (generated on first use); returns timings too."""
-    path = HERE / "instances" / f"{size}-seed{seed}.json"
+    path = HERE / "instances" / f"{size}-seed{seed}-v2.json"
     generated = 0.0
     if not path.exists():
         started = time.perf_counter()

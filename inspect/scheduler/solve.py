@@ -61,7 +61,8 @@ ANCHOR_PERIOD = 5
 # random, so only a full day packs several visits into one inspector's day. Measured on
 # L (seed 1): 1.0 gives 108.5k inspector-days and 1.86M km, 1.3 gives 104.3k and 1.93M,
 # 2.0 on M sends a quarter more work to remote inspectors (+12 % km) for little gain.
-CAPACITY_SHARE = 1.3
+import os
+CAPACITY_SHARE = float(os.environ.get("CS", "1.3"))
 NON_ANCHOR = 10
 UNPLACED = 100_000
 TRIGGERED_DELAY = 50

@@ -7,17 +7,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from checkonce.calendar import WorkCalendar
 from checkonce.errors import CheckOnceError
 from checkonce.plans.models import InspectionTask
 from checkonce.policy import Policy
-from checkonce.registry.models import Conflict, Department, Enterprise, Inspector
+from checkonce.scheduler.model import INSTANCE_SCHEMA
+from checkonce.registry.models import (
+    Conflict,
+    Department,
+    Enterprise,
+    Inspector,
+    InspectorCertification,
+)
 from checkonce.visits.history import EnterpriseHistory, load_history
 
-INSTANCE_SCHEMA = "checkonce.instance/1"
 
 
 def parse_period(period: str) -> tuple[dt.date, dt.date]:
@@ -48,10 +54,13 @@ def _hhmm(value: dt.time) -> str:
 
 
 def inspector_row(person: Inspector, start: dt.date, end: dt.date) -> dict[str, Any]:
-    """An inspector as the interchange spells it, with unavailability inside [start, end]."""
+    """An inspector as the interchange spells it, with unavailability inside [start, end],
+    its home district and the other departments it is certified for (`also_for`)."""
     return {
         "id": person.code,
         "department": person.department.code,
+        "district": person.home_district_adcode,
+        "also_for": sorted(c.department.code for c in person.extra_certifications),
         "lat": person.home_lat,
         "lon": person.home_lon,
         "minutes_per_day": person.minutes_per_day,
@@ -143,11 +152,26 @@ def build_instance(
         db_session.scalars(
             select(Inspector)
             .where(
-                Inspector.department_id.in_(department_ids),
+                # Officers of the departments concerned, and those certified for their
+                # items (综合执法, `also_for`).
+                or_(
+                    Inspector.department_id.in_(department_ids),
+                    Inspector.id.in_(
+                        select(InspectorCertification.inspector_id).where(
+                            InspectorCertification.department_id.in_(department_ids)
+                        )
+                    ),
+                ),
                 Inspector.role == "enforcement",
                 Inspector.status == "active",
             )
-            .options(selectinload(Inspector.unavailable_days), selectinload(Inspector.department))
+            .options(
+                selectinload(Inspector.unavailable_days),
+                selectinload(Inspector.department),
+                selectinload(Inspector.extra_certifications).selectinload(
+                    InspectorCertification.department
+                ),
+            )
             .order_by(Inspector.id)
         )
         if department_ids
@@ -156,6 +180,9 @@ def build_instance(
     for person in staff:
         inspector_ids.append(person.id)
         inspectors.append(inspector_row(person, start, end))
+        # Their own and certified departments are named in the instance too.
+        department_ids.add(person.department_id)
+        department_ids.update(c.department_id for c in person.extra_certifications)
 
     conflicts = []
     if inspector_ids and enterprise_ids:
@@ -195,6 +222,11 @@ def build_instance(
             "max_routine_per_department_year": policy.caps.max_routine_per_department_year,
             "max_visits_per_enterprise_week": policy.caps.alert_entries_per_week,
             "max_visits_per_enterprise_month": policy.caps.alert_entries_per_month,
+            **(
+                {"joint_team_per_department": policy.team.joint_team_per_department}
+                if policy.team.joint_team_per_department is not None
+                else {}
+            ),
         },
         "departments": departments,
         "enterprises": enterprises,

@@ -37,7 +37,7 @@ from checkonce.plans.models import InspectionTask
 from checkonce.policy import Policy, jurisdiction_policy
 from checkonce.registry.models import CheckItem, Department, Enterprise, Inspector
 from checkonce.scheduler.bounds import status_quo_visits
-from checkonce.scheduler.model import Instance, Schedule
+from checkonce.scheduler.model import SCHEDULE_SCHEMA, Instance, Schedule
 from checkonce.scheduler.solve import solve
 from checkonce.scheduler.verify import great_circle_km, verify
 from checkonce.visits.history import EnterpriseHistory, load_history
@@ -318,7 +318,7 @@ def _complete_for_frozen(
             data["inspectors"].append(inspector_row(person, start, end))
     have_depts = {d["id"] for d in data["departments"]}
     needed = {t["department"] for t in data["tasks"]} | {
-        i["department"] for i in data["inspectors"]
+        d for i in data["inspectors"] for d in (i["department"], *i.get("also_for", []))
     }
     for dept in db_session.scalars(
         select(Department).where(Department.code.in_(sorted(needed - have_depts)))
@@ -554,7 +554,7 @@ def solve_prepared(
         unscheduled.extend(dropped)
     combined = Schedule.from_json(
         {
-            "schema": "checkonce.schedule/1",
+            "schema": SCHEDULE_SCHEMA,
             "instance": full.name,
             "visits": sorted(
                 frozen_visits + new_visits, key=lambda v: (v["day"], v["start"], v["id"])
@@ -594,16 +594,28 @@ def _respect_caps_with_frozen(
     full: Instance, frozen: list[dict[str, Any]], new: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The solver did not see the frozen visits' weeks and months: drop new visits that
-    would take an enterprise over the weekly or monthly entry cap together with them."""
+    would take an enterprise over the weekly or monthly entry cap together with them. Only
+    visits holding a routine task count (a visit of triggered tasks alone is never held
+    back, interchange rule 7)."""
     policy = full.policy
+    routine_tasks = {t.id for t in full.tasks if t.routine}
+
+    def routine(visit: dict[str, Any]) -> bool:
+        return any(t in routine_tasks for t in visit["tasks"])
+
     weeks: dict[tuple[str, tuple[int, int]], int] = defaultdict(int)
     months: dict[tuple[str, str], int] = defaultdict(int)
     for visit in frozen:
+        if not routine(visit):
+            continue
         iso = dt.date.fromisoformat(visit["day"]).isocalendar()
         weeks[(visit["enterprise"], (iso[0], iso[1]))] += 1
         months[(visit["enterprise"], visit["day"][:7])] += 1
     kept, dropped = [], []
     for visit in sorted(new, key=lambda v: (v["day"], v["start"], v["id"])):
+        if not routine(visit):
+            kept.append(visit)
+            continue
         iso = dt.date.fromisoformat(visit["day"]).isocalendar()
         week, month = (
             (visit["enterprise"], (iso[0], iso[1])),

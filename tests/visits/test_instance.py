@@ -107,7 +107,8 @@ def test_instance_from_approved_plans_solves_clean(db_session):
     data = build_instance(
         db_session=s, period="2026Q1", calendar=CALENDAR, policy=POLICY, seed="ab" * 32
     )
-    assert data["schema"] == "checkonce.instance/1"
+    assert data["schema"] == "checkonce.instance/2"
+    assert data["policy"]["joint_team_per_department"] == 1
     assert len(data["tasks"]) == 5
     assert {t["department"] for t in data["tasks"]} == {"SAMR", "FIRE"}
     assert {e["id"] for e in data["enterprises"]} == {firm.credit_code for firm in firms}
