@@ -420,7 +420,17 @@ def generate(size: str | Size, seed: int, *, workdays: Sequence[str] | None = No
         conflicts=tuple(conflicts),
         policy=policy,
         seed=f"{seed:016x}",
+        adjacent_districts=_adjacency(shapes),
     )
+
+
+def _adjacency(shapes: dict[str, object]) -> dict[str, tuple[str, ...]]:
+    """District → districts whose (simplified) boundaries touch it, within about 100 m."""
+    grown = {code: shape.buffer(0.001) for code, shape in shapes.items()}  # type: ignore[attr-defined]
+    return {
+        code: tuple(sorted(o for o in shapes if o != code and grown[code].intersects(shapes[o])))
+        for code in sorted(shapes)
+    }
 
 
 def write_instance(instance: Instance, path: Path) -> None:

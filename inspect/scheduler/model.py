@@ -441,6 +441,9 @@ class Instance:
     speed_kmh: float = 25.0
     detour: float = 1.3
     seed: str = ""
+    # Optional extension: district → the districts sharing a border with it; the team draw
+    # looks there after the enterprise's own district (属地), before the rest.
+    adjacent_districts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for day in self.workdays:
@@ -524,6 +527,7 @@ class Instance:
             conflicts=convert("conflicts", Conflict.from_json),
             tasks=convert("tasks", Task.from_json),
             seed=str(data.get("seed", "")),
+            adjacent_districts=_adjacency(data.get("adjacent_districts", {})),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -541,7 +545,18 @@ class Instance:
             "conflicts": [c.to_json() for c in self.conflicts],
             "tasks": [t.to_json() for t in self.tasks],
             "seed": self.seed,
+            **(
+                {"adjacent_districts": {k: list(v) for k, v in self.adjacent_districts.items()}}
+                if self.adjacent_districts
+                else {}
+            ),
         }
+
+
+def _adjacency(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise ValueError("实例：adjacent_districts 应为对象（区县 → 相邻区县数组）")
+    return {str(k): _str_list(v, f"adjacent_districts.{k}") for k, v in sorted(value.items())}
 
 
 def read_instance(path: str | Path) -> Instance:

@@ -61,8 +61,9 @@ ANCHOR_PERIOD = 5
 # random, so only a full day packs several visits into one inspector's day. Measured on
 # L (seed 1): 1.0 gives 108.5k inspector-days and 1.86M km, 1.3 gives 104.3k and 1.93M,
 # 2.0 on M sends a quarter more work to remote inspectors (+12 % km) for little gain.
-import os
-CAPACITY_SHARE = float(os.environ.get("CS", "1.3"))
+
+
+CAPACITY_SHARE = 1.3
 NON_ANCHOR = 10
 UNPLACED = 100_000
 TRIGGERED_DELAY = 50
@@ -80,6 +81,9 @@ JOINT_PENALTY = 100
 JOINT_CANDIDATES = 4
 # Days tried, nearest first, for a visit that cannot be staffed on its day.
 REPAIR_DAYS = 60
+# Days tried first, nearest first, for a visit its district's own inspectors could not staff
+# on its day: another day they can beats sending inspectors from other districts.
+LOCAL_REPAIR_DAYS = 10
 # Below this many enterprise pieces, or placed visits for the draw, a process pool costs
 # more than it saves.
 PARALLEL_PIECES = 64
@@ -1016,9 +1020,14 @@ class Solver:
         )
         return routed
 
-    def _try(self, g: Group, day: int) -> Visit | str:
+    def _try(self, g: Group, day: int, *, local_only: bool = False) -> Visit | str:
         result = self.staffer.staff(
-            g.vid, g.enterprise, self.cal.days[day], g.needs(self.policy), g.share
+            g.vid,
+            g.enterprise,
+            self.cal.days[day],
+            g.needs(self.policy),
+            g.share,
+            local_only=local_only,
         )
         if isinstance(result, str):
             return result
@@ -1038,14 +1047,28 @@ class Solver:
         )
 
     def _staff_somewhere(self, g: Group) -> Visit | None:
+        """A visit its district could not staff on its day: first the nearest days of its
+        range on which its district's own inspectors (属地) can, then the whole draw on
+        its day, then on the nearest other days."""
         assert g.day is not None
+        home = g.day
+        days = sorted(range(g.lo, g.hi + 1), key=lambda t: (abs(t - home), t))
+        if not g.fixed and not g.triggered:
+            self.unbook(g)
+            for t in days[1 : LOCAL_REPAIR_DAYS + 1]:
+                if not self.can_book(g, t):
+                    continue
+                result = self._try(g, t, local_only=True)
+                if isinstance(result, Visit):
+                    self.book(g, t)
+                    self.counts["draw_moved_local"] += 1
+                    return result
+            self.book(g, home)
         first = self._try(g, g.day)
         if isinstance(first, Visit):
             return first
         self.last_reason = first
-        home = g.day
         self.unbook(g)
-        days = sorted(range(g.lo, g.hi + 1), key=lambda t: (abs(t - home), t))
         for t in days[:REPAIR_DAYS]:
             if t == home or not self.can_book(g, t):
                 continue

@@ -7,8 +7,10 @@ id>") and `Staffer.staff` takes them in that order, skipping only those a hard r
 day's timeline). Anyone can recompute the order from the published seed.
 
 Order of the tiers, each ranked by the hash: inspectors of the enterprise's district (属地)
-who were not on the enterprise's last visit, then the rest of the department not on the last
-visit, then the last visit's inspectors (rotation: only when nobody else is eligible). A
+who were not on the enterprise's last visit, then those of the districts bordering it (when
+the instance gives `adjacent_districts`), then the rest of the department not on the last
+visit, then the last visit's inspectors (rotation: only when nobody else is eligible).
+An inspector certified for other departments' items (`also_for`) is in their tiers too. A
 tier of more than LARGE_POOL inspectors (a province's city branch holds hundreds) is taken in
 the order of `keyed_order`, a shuffle keyed the same way that is computed only as far as the
 draw looks: every inspector of the tier is still equally likely at every place, and a visit
@@ -140,6 +142,7 @@ class Staffer:
         self.timelines: dict[tuple[str, str], DayTimeline] = {}
         self.pending: dict[tuple[str, str], list[tuple[int, int, Point]]] = defaultdict(list)
         self._remote_of: dict[tuple[str, str | None], list[str]] = {}
+        self._adjacent_of: dict[tuple[str, str | None], list[str]] = {}
         self._sorted_pools: dict[str, list[str]] = {}
         self._working_on: dict[str, tuple[str, list[str]]] = {}
         self.conflicted = {c.enterprise for c in instance.conflicts}
@@ -202,10 +205,12 @@ class Staffer:
         yield from drawn(local, f"{department}|{district}|local")
         if local_only:
             return
+        near = self._adjacent(department, district)
+        yield from drawn(near, f"{department}|{district}|adjacent")
         remote = self._remote(department, district)
         yield from drawn(remote, f"{department}|{district}|remote")
         # Rotation: the last visit's inspectors only when nobody else could go.
-        for pool in (local, remote):
+        for pool in (local, near, remote):
             again = [i for i in pool if i in last]
             yield from self.ranker.rank(
                 visit_id, self._eligible(again, enterprise.id, day, duration)
@@ -244,13 +249,24 @@ class Staffer:
             out.append(iid)
         return out
 
+    def _adjacent(self, department: str, district: str | None) -> list[str]:
+        """The department's inspectors of the districts bordering `district`."""
+        key = (department, district)
+        found = self._adjacent_of.get(key)
+        if found is None:
+            neighbours = self.instance.adjacent_districts.get(district or "", ())
+            found = [i for d in neighbours for i in self.local.get((department, d), [])]
+            self._adjacent_of[key] = found
+        return found
+
     def _remote(self, department: str, district: str | None) -> list[str]:
-        """The department's inspectors of other districts (computed once per branch)."""
+        """The department's inspectors of other, non-adjacent districts (computed once per
+        branch)."""
         key = (department, district)
         found = self._remote_of.get(key)
         if found is None:
-            local = set(self.local.get(key, []))
-            found = [i for i in self.by_department.get(department, []) if i not in local]
+            near = set(self.local.get(key, [])) | set(self._adjacent(department, district))
+            found = [i for i in self.by_department.get(department, []) if i not in near]
             self._remote_of[key] = found
         return found
 

@@ -14,7 +14,6 @@ from checkonce.calendar import WorkCalendar
 from checkonce.errors import CheckOnceError
 from checkonce.plans.models import InspectionTask
 from checkonce.policy import Policy
-from checkonce.scheduler.model import INSTANCE_SCHEMA
 from checkonce.registry.models import (
     Conflict,
     Department,
@@ -22,8 +21,8 @@ from checkonce.registry.models import (
     Inspector,
     InspectorCertification,
 )
+from checkonce.scheduler.model import INSTANCE_SCHEMA
 from checkonce.visits.history import EnterpriseHistory, load_history
-
 
 
 def parse_period(period: str) -> tuple[dt.date, dt.date]:
@@ -83,12 +82,18 @@ def build_instance(
     seed: str,
     name: str | None = None,
     history: dict[int, EnterpriseHistory] | None = None,
+    adjacent_districts: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, Any]:
     """The interchange instance for `period`: every active concrete task whose window meets
     the period (windows clipped to it), the enterprises concerned with their history this
     year (`history` by enterprise id; default: read by `load_history`), every assignable
     inspector of the departments concerned, their conflicts, and the policy numbers."""
     start, end = parse_period(period)
+    if adjacent_districts is None:
+        from checkonce.config import get_settings
+        from checkonce.registry.jurisdiction import Jurisdiction
+
+        adjacent_districts = Jurisdiction(get_settings().jurisdiction_dir).adjacent_districts
     workdays = calendar.workdays(start, end)
     if not workdays:
         raise CheckOnceError(f"期间 {period} 内没有工作日")
@@ -234,4 +239,5 @@ def build_instance(
         "conflicts": conflicts,
         "tasks": task_rows,
         "seed": seed,
+        "adjacent_districts": {k: list(v) for k, v in adjacent_districts.items()},
     }
