@@ -235,8 +235,10 @@ class Solver:
         time_limit: float,
         workers: int,
         progress: Progress | None,
+        visit_slack_percent: float = 0.0,
     ) -> None:
         self.inst = instance
+        self.visit_slack_percent = visit_slack_percent
         self.seed = seed
         self.time_limit = time_limit
         # Wall-clock guard of each exact piece; their deterministic work limit normally
@@ -717,6 +719,89 @@ class Solver:
             self._rebuild_enterprises(homeless)
             self.substages["calendar.rebuild"] = time.perf_counter() - rebuild_started
 
+    def spend_slack(self) -> None:
+        """Trade a few enterprise entries for inspector time (policy `visit_slack_percent`).
+
+        A department whose only work in the district on a joint visit's day is that visit
+        sends an officer out for it alone. Where its tasks there could instead go on a day
+        it works in the district anyway, they get a visit of their own that day: one more
+        entry, one inspector-day fewer. Only visits of three departments or more are split
+        (what stays is still joint), most-worked days first, up to the slack: percent of
+        the proven minimum LB_visits.
+        """
+        budget = int(self.visit_slack_percent / 100 * lb_visits(self.inst))
+        if budget <= 0:
+            return
+        busy: dict[tuple[str, str, int], int] = defaultdict(int)
+        days_of: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for g in self.groups:
+            if g.day is not None:
+                district = self.ents[g.enterprise].district
+                for department in g.share:
+                    busy[(department, district, g.day)] += 1
+        for (department, district, day), _n in busy.items():
+            days_of[(department, district)].append(day)
+        for found in days_of.values():
+            found.sort()
+        offers: list[tuple[int, int, int, str]] = []
+        for index, g in enumerate(self.groups):
+            if g.day is None or g.fixed or len(g.share) < 3:
+                continue
+            if any(not t.mergeable for t in g.tasks):
+                continue
+            district = self.ents[g.enterprise].district
+            for department in sorted(g.share):
+                if busy[(department, district, g.day)] != 1:
+                    continue
+                spans = [
+                    workday_range(self.inst.workdays, t.window)
+                    for t in g.tasks
+                    if t.department == department
+                ]
+                lo = max(span[0] for span in spans if span)
+                hi = min(span[1] for span in spans if span)
+                work = days_of[(department, district)]
+                best = None
+                for t in work[bisect.bisect_left(work, lo) : bisect.bisect_right(work, hi)]:
+                    if t != g.day and (best is None or busy[(department, district, t)] > best[0]):
+                        best = (busy[(department, district, t)], t)
+                if best is not None:
+                    offers.append((-best[0], index, best[1], department))
+        offers.sort()
+        split: set[int] = set()
+        for _score, index, day, department in offers:
+            if budget <= 0:
+                break
+            g = self.groups[index]
+            if index in split or g.day is None:
+                continue
+            home = g.day
+            part = Group(
+                enterprise=g.enterprise,
+                tasks=[t for t in g.tasks if t.department == department],
+                lo=day,
+                hi=day,
+            )
+            rest = Group(
+                enterprise=g.enterprise,
+                tasks=[t for t in g.tasks if t.department != department],
+                lo=g.lo,
+                hi=g.hi,
+            )
+            self.unbook(g)
+            if self.can_book(rest, home):
+                self.book(rest, home)
+                if self.can_book(part, day):
+                    self.book(part, day)
+                    self.groups[index] = rest
+                    self.groups.append(part)
+                    split.add(index)
+                    budget -= 1
+                    self.counts["slack_splits"] += 1
+                    continue
+                self.unbook(rest)
+            self.book(g, home)
+
     def _branch_flows(
         self,
         branches: dict[tuple[str, str], list[int]],
@@ -1136,6 +1221,7 @@ class Solver:
         clock = finish("merge", clock)
         self.progress("calendar", 0.0)
         self.calendar()
+        self.spend_slack()
         clock = finish("calendar", clock)
         self.progress("draw", 0.0)
         visits = self.draw()
@@ -1192,6 +1278,7 @@ def solve(
     time_limit: float = 60.0,
     workers: int = 1,
     progress: Progress | None = None,
+    visit_slack_percent: float = 0.0,
 ) -> Schedule:
     """Plan merged visits for `instance` and draw their teams.
 
@@ -1200,6 +1287,8 @@ def solve(
     guard of each exact CP-SAT piece (a tenth of it, at most 10 s); `workers` > 1 spreads
     those pieces, the calendar's branch flows and the first draw phase over processes
     (same answer). `progress(stage, fraction)` is called as stages advance.
+    `visit_slack_percent` lets the schedule make up to that percent of LB_visits more
+    enterprise entries where each saves an officer's day (`Solver.spend_slack`).
     """
     return Solver(
         instance,
@@ -1207,4 +1296,5 @@ def solve(
         time_limit=time_limit,
         workers=workers,
         progress=progress,
+        visit_slack_percent=visit_slack_percent,
     ).run()
