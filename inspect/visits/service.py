@@ -40,6 +40,7 @@ from checkonce.scheduler.bounds import status_quo_visits
 from checkonce.scheduler.model import SCHEDULE_SCHEMA, Instance, Schedule
 from checkonce.scheduler.solve import solve
 from checkonce.scheduler.verify import great_circle_km, verify
+from checkonce.visits.comparison import ALONE_KEY, departments_alone
 from checkonce.visits.history import EnterpriseHistory, load_history
 from checkonce.visits.instance import build_instance, inspector_row, parse_period
 from checkonce.visits.models import (
@@ -227,6 +228,8 @@ class Preparation:
     frozen: list[FrozenVisit] = field(default_factory=list)
     free_from: dt.date | None = None  # re-plan: first day new visits may use
     next_code: int = 1
+    # Entries the schedule may add above LB_visits to save inspector time (policy).
+    visit_slack_percent: float = 0.0
 
 
 @dataclass
@@ -439,6 +442,7 @@ def prepare_generation(
         frozen=frozen,
         free_from=free_from,
         next_code=next_code,
+        visit_slack_percent=policy.schedule.visit_slack_percent,
     )
 
 
@@ -527,7 +531,12 @@ def solve_prepared(
     if time_limit <= 0 or workers < 1:
         raise CheckOnceError("求解时限须为正数，线程数至少为 1")
     solved = solve(
-        part, seed=prep.seed, time_limit=time_limit, workers=workers, progress=solver_progress
+        part,
+        seed=prep.seed,
+        time_limit=time_limit,
+        workers=workers,
+        progress=solver_progress,
+        visit_slack_percent=prep.visit_slack_percent,
     )
     observe_solve(solved.metrics.get("solve_seconds"))
     report_progress("verify", 0.0)
@@ -570,8 +579,11 @@ def solve_prepared(
     by_code: dict[str, int] = defaultdict(int)
     for item in combined.unscheduled:
         by_code[item.code or "other"] += 1
+    # What departments planning alone would cost on the same instance (shown beside it).
+    alone = departments_alone(full, seed=prep.seed)
     metrics = {
         **report.metrics,
+        ALONE_KEY: alone,
         "status_quo_visits": status_quo_visits(scheduled),
         "lb_visits_all": solved.metrics.get("lb_visits_all"),
         "solve_seconds": solved.metrics.get("solve_seconds"),
