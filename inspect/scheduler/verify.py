@@ -559,10 +559,15 @@ def compute_metrics(ctx: _Context) -> dict[str, Any]:
         on_site += here
         travel_minutes += km / ctx.instance.speed_kmh * 60.0
         minutes[iid] += km / ctx.instance.speed_kmh * 60.0 + here
-    # Inspector-visits outside the inspector's home district (when the instance says it).
+    # Inspector-visits outside the inspector's home district (when the instance says it),
+    # and the days each department works in each district (how packed its calendar is).
     inspector_visits = cross_district = 0
+    department_district_days: set[tuple[str, str, str]] = set()
     for visit in ctx.schedule.visits:
         ent = ctx.enterprises.get(visit.enterprise)
+        if ent is not None:
+            for task in ctx.visit_tasks[visit.id]:
+                department_district_days.add((task.department, ent.district, visit.day))
         for iid in visit.inspectors:
             person = ctx.inspectors.get(iid)
             inspector_visits += 1
@@ -592,6 +597,7 @@ def compute_metrics(ctx: _Context) -> dict[str, Any]:
         "inspector_minutes_travel": round(travel_minutes),
         "inspector_visits": inspector_visits,
         "cross_district_inspector_visits": cross_district,
+        "department_district_days": len(department_district_days),
         "cross_district_share": round(cross_district / inspector_visits, 4)
         if inspector_visits
         else 0.0,

@@ -123,6 +123,19 @@ def check_seed(seed: str | None) -> str:
     return text
 
 
+def provisional_calendar_warning(years: list[int]) -> str | None:
+    """The warning shown on generating or publishing a schedule planned on provisional
+    calendar years (statutory holidays only, before the State Council notice)."""
+    if not years:
+        return None
+    named = "、".join(str(y) for y in years)
+    return (
+        f"{named} 年的工作日历是暂定的：只含法定节假日，没有国务院办公厅通知才确定的补假和调休，"
+        f"排在这些日子的检查可能落在假日。通知发布后请替换 calendar/{years[0]}.toml，"
+        "系统会列出落在非工作日的已发布检查并按冻结规则重新安排。"
+    )
+
+
 def task_db_id(interchange_id: str) -> int:
     """'T000123' → 123."""
     match = TASK_ID.match(interchange_id)
@@ -230,6 +243,12 @@ class Preparation:
     next_code: int = 1
     # Entries the schedule may add above LB_visits to save inspector time (policy).
     visit_slack_percent: float = 0.0
+    # The calendar year files used (WorkCalendar.year_record), recorded on the version.
+    calendar_years: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def provisional_years(self) -> list[int]:
+        return [y["year"] for y in self.calendar_years if y.get("status") == "provisional"]
 
 
 @dataclass
@@ -443,6 +462,7 @@ def prepare_generation(
         free_from=free_from,
         next_code=next_code,
         visit_slack_percent=policy.schedule.visit_slack_percent,
+        calendar_years=calendar.years_record(start, end),
     )
 
 
@@ -700,6 +720,7 @@ def store_generation(
         violations=outcome.violations,
         based_on_id=prep.base_id,
         created_by=prep.actor,
+        calendar={"years": prep.calendar_years},
     )
     db_session.add(version)
 

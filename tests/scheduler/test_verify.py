@@ -366,3 +366,11 @@ def test_unknown_schema_is_refused(instance_json):
     instance_json["schema"] = "checkonce.instance/3"
     with pytest.raises(ValueError, match="schema"):
         Instance.from_json(instance_json)
+
+
+def test_department_district_days(instance_json, schedule_json):
+    # V1 (SAMR + FIRE) and V2 (SAMR) on 3 March, both in 610104: SAMR and FIRE work there
+    # that day — two department-district-days.
+    assert run(instance_json, schedule_json).metrics["department_district_days"] == 2
+    schedule_json["visits"][1]["day"] = "2026-03-04"
+    assert run(instance_json, schedule_json).metrics["department_district_days"] == 3

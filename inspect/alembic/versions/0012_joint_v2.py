@@ -25,7 +25,11 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['inspector_id'], ['inspector.id'], name=op.f('fk_inspector_certification_inspector_id_inspector'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('inspector_id', 'department_id', name=op.f('pk_inspector_certification'))
     )
+    with op.batch_alter_table('schedule_version', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('calendar', sa.JSON(), nullable=False, server_default='{}'))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('schedule_version', schema=None) as batch_op:
+        batch_op.drop_column('calendar')
     op.drop_table('inspector_certification')

@@ -556,6 +556,7 @@ def _schedule_page(
         "joint": _joint_visits(db, version.id),
         "metrics": metrics,
         "comparison": comparison_rows(metrics),
+        "provisional_years": version.provisional_years,
         "report": version.verifier_report or {},
         "unscheduled": unscheduled,
         "unscheduled_total": unscheduled_total,
