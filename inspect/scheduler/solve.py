@@ -20,11 +20,17 @@ nothing in 120 s while a min-cost flow was exact in seconds), so the solve is de
    flows run in `workers` processes. Then weekly/monthly caps and one-visit-a-day are
    repaired per enterprise (locally, else with `solve_enterprise`).
 3. **draw** — each visit's team is drawn (`team.Staffer`): the first inspectors in HMAC
-   order whose timelines still fit, all sharing the visit's start and end. First each
+   order whose timelines still fit. A department needs its task's team alone and
+   `policy.joint_team_per_department` in a joint visit (an inspector certified for several
+   departments, `also_for`, counts for each); the team arrives together and each member
+   leaves when the departments it serves are done (interchange v2, rule 5). First each
    district alone (its own inspectors, in `workers` processes), then, in draw order, the
-   visits a district could not staff with the whole draw.
+   visits a district could not staff: first on a nearby day its own inspectors can
+   (`LOCAL_REPAIR_DAYS`), then with the whole draw (bordering districts first).
 4. **repair** — a visit that cannot be staffed moves to another day of its range; failing
    that, its departments are tried apart; what still fails is left out with its reason.
+   With `visit_slack_percent` > 0, `spend_slack` may first split a department off a joint
+   visit onto a day it works in the district anyway (measured in benchmarks/README.md).
 5. **route** — crews that spend a day together get their tour re-ordered.
 
 Same instance and seed → the same schedule, whatever `workers`: every step is
