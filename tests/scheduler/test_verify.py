@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checkonce.scheduler.model import Instance, Schedule
 from checkonce.scheduler.verify import verify
+from tests.scheduler.conftest import BASE_INSTANCE, BASE_SCHEDULE
 
 
 def run(instance_json: dict[str, Any], schedule_json: dict[str, Any]):
@@ -374,3 +378,76 @@ def test_department_district_days(instance_json, schedule_json):
     assert run(instance_json, schedule_json).metrics["department_district_days"] == 2
     schedule_json["visits"][1]["day"] = "2026-03-04"
     assert run(instance_json, schedule_json).metrics["department_district_days"] == 3
+
+
+# ---------------------------------------------------------------- properties of the v2 rules
+
+PEOPLE = {"I1": "SAMR", "I2": "SAMR", "I3": "FIRE", "I4": "FIRE"}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    team=st.sets(st.sampled_from(sorted(PEOPLE)), min_size=1),
+    also_fire=st.sets(st.sampled_from(["I1", "I2"])),
+    joint_rule=st.sampled_from([None, 1, 2]),
+    teams=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+)
+def test_team_size_property(team, also_fire, joint_rule, teams):
+    """Rule 3 on the joint visit V1 (T1 SAMR, T2 FIRE): a violation exactly when a task has
+    fewer serving inspectors than its need, or the team is below min_team."""
+    instance_json, schedule_json = copy.deepcopy(BASE_INSTANCE), copy.deepcopy(BASE_SCHEDULE)
+    for person in instance_json["inspectors"]:
+        person["also_for"] = ["FIRE"] if person["id"] in also_fire else []
+    if joint_rule is not None:
+        instance_json["policy"]["joint_team_per_department"] = joint_rule
+    instance_json["tasks"][0]["team"], instance_json["tasks"][1]["team"] = teams
+    schedule_json["visits"][0]["inspectors"] = sorted(team)
+    report = run(instance_json, schedule_json)
+    v1 = [v for v in report.violations if v.rule == "team_size" and v.ids[0] == "V1"]
+
+    def need(t: int) -> int:
+        return t if joint_rule is None else min(t, joint_rule)
+
+    samr = sum(1 for i in team if PEOPLE[i] == "SAMR")
+    fire = sum(1 for i in team if PEOPLE[i] == "FIRE" or i in also_fire)
+    expected = {
+        *({("V1", "T1")} if samr < need(teams[0]) else set()),
+        *({("V1", "T2")} if fire < need(teams[1]) else set()),
+        *({("V1",)} if len(team) < 2 else set()),
+    }
+    assert {v.ids for v in v1} == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(gap=st.integers(-20, 40), fire_minutes=st.sampled_from([15, 30, 45, 60]))
+def test_leaving_early_property(gap, fire_minutes):
+    """Rule 5: a FIRE officer of V1 (10:00, SAMR 60 min) may start the next visit next door
+    once FIRE is done plus the travel time, whatever the visit's end."""
+    instance_json, schedule_json = copy.deepcopy(BASE_INSTANCE), copy.deepcopy(BASE_SCHEDULE)
+    instance_json["tasks"][1]["minutes"] = fire_minutes
+    instance_json["tasks"][2]["department"] = "FIRE"
+    start = 10 * 60 + fire_minutes + gap
+    schedule_json["visits"][1].update(
+        start=f"{start // 60:02d}:{start % 60:02d}",
+        end=f"{(start + 30) // 60:02d}:{(start + 30) % 60:02d}",
+        inspectors=["I3", "I4"],
+    )
+    instance = Instance.from_json(instance_json)
+    e1, e2 = instance.enterprises[0], instance.enterprises[1]
+    from checkonce.scheduler.verify import great_circle_km
+
+    travel = great_circle_km(e1.lat, e1.lon, e2.lat, e2.lon) * 1.3 / 25 * 60
+    report = verify(instance, Schedule.from_json(schedule_json))
+    broken = any(v.rule == "inspector_timeline" for v in report.violations)
+    assert broken == (gap < travel - 1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(kinds=st.lists(st.sampled_from(["random", "key", "triggered"]), min_size=3, max_size=3))
+def test_weekly_cap_property(kinds):
+    """Rule 7: three visits in one week break the weekly cap of 2 exactly when all three
+    hold a routine task."""
+    instance_json, schedule_json = copy.deepcopy(BASE_INSTANCE), copy.deepcopy(BASE_SCHEDULE)
+    report = _burst(instance_json, schedule_json, kinds)
+    routine = sum(1 for k in kinds if k != "triggered")
+    assert ("caps" in rules(report)) == (routine > 2)
