@@ -82,6 +82,10 @@ def _metrics_table(metrics: dict[str, Any], title: str) -> Table:
         ("gap", "与下界差距"),
         ("inspector_days", "人·日"),
         ("travel_km", "路程（公里）"),
+        ("inspector_minutes_on_site", "在场人·分钟"),
+        ("inspector_minutes_travel", "路途人·分钟"),
+        ("cross_district_inspector_visits", "跨区执法人次"),
+        ("department_district_days", "部门·区·日"),
         ("rotation_repeats", "连续派同一人次数"),
         ("workload_cv", "工作量离散系数"),
     ]

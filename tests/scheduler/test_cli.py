@@ -36,6 +36,7 @@ def test_generate_plan_verify_round_trip(tmp_path):
     code, out = invoke(["verify", str(instance), str(schedule)])
     assert code == 0, out
     assert "校验通过" in out
+    assert "在场人·分钟" in out and "跨区执法人次" in out  # the version 2 measures
 
 
 def test_verify_lists_violations_and_exits_1(tmp_path, instance_json, schedule_json):
