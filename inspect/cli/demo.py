@@ -140,7 +140,7 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
         table.add_row("入企/理论下限", f"{m['visits'] / lb:.3f}", "", "")
     console.print(table)
     for row in rows:
-        console.print(f"  {row.label}：{row.explanation}", highlight=False)
+        console.print(f"  【{row.label}】{row.explanation}", highlight=False)
     share = m.get("cross_district_share")
     if share is not None:
         console.print(
