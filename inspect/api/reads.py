@@ -2,7 +2,7 @@
 
 A handler that shows staff an enterprise's record, visits, check-ins, results, fees or
 reports takes `reads: ReadLogDep` and, once it knows what it shows, calls `reads.shown(...)`
-once, with the principal it already has:
+once, with the principal (or the typed actor) it already has:
 
     reads.shown(principal, "enterprise", enterprise_id=firm.id, object_id=firm.credit_code)
     reads.shown(principal, "visit", enterprise_ids=[v.enterprise_id for v in visits])
@@ -59,7 +59,7 @@ class ReadLog:
 
     def shown(
         self,
-        principal: Principal,
+        who: Principal | Actor,
         object_type: str,
         *,
         enterprise_id: int | None = None,
@@ -68,11 +68,12 @@ class ReadLog:
         count: int | None = None,
         **detail: Any,
     ) -> int | None:
-        """Record that `principal` was shown `object_type` rows: of the one enterprise
+        """Record that `who` (the request's principal, or its typed actor) was shown
+        `object_type` rows: of the one enterprise
         `enterprise_id` (with the object's id), or the rows whose enterprises are
         `enterprise_ids` (one entry per row shown; `count` when it differs). Returns the
         record's sequence number, None when nothing is recorded."""
-        if principal.role not in STAFF_ROLES:
+        if who.role not in STAFF_ROLES:
             return None
         if self.seq is not None:
             raise RuntimeError("a request records its staff read once")
@@ -92,7 +93,7 @@ class ReadLog:
                 detail["query"] = query
         self.seq = record_read(
             self.db_session,
-            actor=request_actor(self.request, principal),
+            actor=who if isinstance(who, Actor) else request_actor(self.request, who),
             object_type=object_type,
             object_id=object_id if object_id is not None else (enterprise_id or "list"),
             enterprise_id=enterprise_id,
