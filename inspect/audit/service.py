@@ -282,6 +282,8 @@ def verify(
         count = seq - 1
     if broken is None:
         broken = _head_break(db_session, count, last_hash)
+        if broken is not None and broken.kind == APPENDED:
+            count = broken.seq - 1  # the records up to the head are good
     return VerifyReport(count, count, last_hash, len(by_seq), broken)
 
 
@@ -425,6 +427,10 @@ def describe_break(broken: Break) -> str:
         except ValueError:
             parts.append(broken.action)
     words = BREAK_WORDS.get(broken.kind, broken.reason)
+    if broken.kind == chain.MISSING:
+        # a missing record has no time of its own: say what it followed
+        after = "，".join(parts[1:])
+        return f"{parts[0]}（{'紧接 ' + after + ' 之后' if after else '在链的开头'}）：{words}"
     return f"{parts[0]}（{'，'.join(parts[1:]) or '时间与操作不明'}）：{words}"
 
 

@@ -119,8 +119,8 @@ def test_verify_names_the_record_changed_deleted_or_inserted_in_sql(fresh_engine
     broken = run(fresh_engine, "verify")
     assert broken.code == 1, broken.out
     assert f"第 {named} 条记录" in broken.out and why in broken.out, broken.out
-    if attack != "delete":
-        assert AuditAction.RESULT_PUBLISH.label in broken.out  # the action is named
+    assert AuditAction.RESULT_PUBLISH.label in broken.out  # the action is named
+    assert f"在此之前的 {named - 1} 条记录完好" in broken.out
 
 
 def test_an_insert_inside_the_trail_is_named(fresh_engine):
