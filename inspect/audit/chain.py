@@ -16,6 +16,15 @@ The chain:
    one as a hash that does not match, an inserted one as a repeated number or a broken link;
 4. a checkpoint (seq, hash) published earlier must match the record of that seq, and the
    trail must still reach it: a truncated trail or a rewritten history fails here.
+
+The export file (JSON Lines, UTF-8): a header line {"schema": "checkonce.audit/1", "from_seq",
+"prev_hash" (the hash of the record before the first one, GENESIS for #1), "checkpoints":
+[{"seq", "hash", "day"}] published within the exported range}, then one line per record
+{"seq", "body", "alg", "prev_hash", "hash"}; `body` is the hashed canonical JSON, so a reader
+finds the time, actor, action and object of each record in it.
+
+Prints "OK: N records from #S, chain head H" and exits 0, or "BROKEN after N good records:
+record #SEQ (time, action): why" and exits 1; bad usage exits 2.
 """
 
 from __future__ import annotations
@@ -150,7 +159,11 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(__doc__ or "")
         return 2
     path, extra = argv[0], argv[1:]
-    header, records = read_export(path)
+    try:
+        header, records = read_export(path)
+    except (OSError, ValueError) as exc:  # missing file, not JSON, not an export
+        sys.stderr.write(f"cannot read {path}: {exc}\n")
+        return 2
     checkpoints = [(int(c["seq"]), str(c["hash"])) for c in header.get("checkpoints", [])]
     while extra:
         flag, value, extra = extra[0], extra[1] if len(extra) > 1 else "", extra[2:]

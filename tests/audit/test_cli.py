@@ -184,6 +184,13 @@ def test_checkpoint_export_and_the_standalone_script(fresh_engine, tmp_path):
         [sys.executable, "-I", str(Path(chain.__file__)), str(out)], capture_output=True, text=True
     )
     assert script.returncode == 0 and "OK: 6 records" in script.stdout, script.stdout
+    (tmp_path / "not-an-export.jsonl").write_text('{"rows": []}\n', encoding="utf-8")
+    unreadable = subprocess.run(
+        [sys.executable, "-I", str(Path(chain.__file__)), str(tmp_path / "not-an-export.jsonl")],
+        capture_output=True,
+        text=True,
+    )
+    assert unreadable.returncode == 2 and "not a checkonce.audit/1 export" in unreadable.stderr
     nothing = run(
         fresh_engine, "export", "--from", "2000-01-01", "--to", "2000-01-02", "--out", str(out)
     )
