@@ -19,10 +19,12 @@ from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from checkonce.api.deps import STAFF, SessionDep
 from checkonce.audit.actor import Actor, Channel
+from checkonce.audit.models import AuditHead
 from checkonce.audit.service import record_read
 from checkonce.auth.service import Principal
 from checkonce.jobs.logs import REQUEST_ID
@@ -103,7 +105,13 @@ class ReadLog:
 
 
 def read_log(request: Request, db: SessionDep) -> ReadLog:
-    """Dependency: the request's ReadLog, on the request's own session (same transaction)."""
+    """Dependency: the request's ReadLog, on the request's own session (same transaction).
+
+    On SQLite the request takes the write lock now, before it reads: a transaction that has
+    read cannot start writing once another connection has committed (SQLITE_BUSY_SNAPSHOT,
+    no waiting), and its read record is written at the end. PostgreSQL needs nothing."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
     return ReadLog(request, db)
 
 

@@ -128,3 +128,43 @@ def test_one_record_per_request_and_the_typed_actor_is_taken_as_is(db_session):
     assert db_session.get(AuditRecord, seq).channel == "cli"
     with pytest.raises(RuntimeError):
         reads.shown(actor, "enterprise", enterprise_id=2)
+
+
+def test_on_sqlite_a_staff_read_takes_the_write_lock_before_reading(fresh_engine):
+    """A SQLite transaction that has read cannot write once another connection committed
+    (SQLITE_BUSY_SNAPSHOT): without the lock taken up front, the read record would fail."""
+    if fresh_engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's locking")
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from checkonce.api.reads import read_log
+    from checkonce.db import session_factory
+
+    sessions = session_factory(fresh_engine)
+    actor = Actor(user_id=1, username="coord", role="coordinator", channel=Channel.WEB)
+
+    def other_writer(timeout_ms: int) -> None:
+        with fresh_engine.connect() as other:
+            other.exec_driver_sql(f"PRAGMA busy_timeout={timeout_ms}")
+            other.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            other.commit()
+
+    # without the lock: read, another connection commits, the record cannot be written
+    plain = sessions()
+    plain.execute(text("SELECT count(*) FROM enterprise")).scalar()
+    other_writer(10_000)
+    with pytest.raises(OperationalError):
+        ReadLog(_request("/coordinator/x"), plain).shown(actor, "enterprise", enterprise_id=1)
+    plain.rollback()
+    plain.close()
+
+    # with it: the other writer waits (here: gives up), the read record is written
+    locked = sessions()
+    reads = read_log(_request("/coordinator/x"), locked)
+    locked.execute(text("SELECT count(*) FROM enterprise")).scalar()
+    with pytest.raises(OperationalError, match="locked"):
+        other_writer(50)
+    assert reads.shown(actor, "enterprise", enterprise_id=1) == 1
+    locked.commit()
+    locked.close()
