@@ -38,6 +38,13 @@ def history(s):
     visit = f.visit_with_tasks(s, firm, samr + fire, day=DAY, items=("SAMR-SP-001", "FIRE-001"))
     f.visit_with_tasks(s, other, samr, day=DAY + dt.timedelta(days=1))
     food, _fire_task = tasks_of(s, visit)
+    officer = Actor(
+        user_id=None,
+        username=samr[0].code,
+        role="inspector",
+        channel=Channel.API,
+        inspector_id=samr[0].id,
+    )
     s.add(PlanTaskEnterprise(task_id=food.plan_task_id, enterprise_id=firm.id))
     at = dt.datetime(2026, 11, 18, 1, 35, tzinfo=dt.UTC)  # 09:35 in Xi'an
     entry = Entry(
@@ -70,7 +77,7 @@ def history(s):
         visit_id=visit.id,
         inspection_task_id=food.id,
         inspector_id=samr[0].id,
-        actor=f"inspector:{samr[0].code}",
+        actor=officer,
         data=passed(s, food),
         policy=f.policy(),
         calendar=f.calendar(),
@@ -87,7 +94,7 @@ def history(s):
         enterprise_id=firm.id,
         source="visit",
         visit_id=visit.id,
-        actor=f"inspector:{samr[0].code}",
+        actor=officer,
         today=DAY,
     )
     record(
