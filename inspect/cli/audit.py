@@ -2,8 +2,10 @@
 a checkpoint by hand, and print one enterprise's timeline.
 
 `verify` and `export` only read: whoever can open the database may run them (an auditor with
-a read-only database account, or with a copy of the file). `checkpoint` and `show` write one
-audit record each (the checkpoint, and the look at an enterprise's records)."""
+a read-only database account, or with a copy of the file), no CheckOnce account needed.
+`checkpoint` and `show` act as a logged-in coordinator or administrator (`checkonce login`,
+`--user` or CHECKONCE_TOKEN) and write one audit record each (the checkpoint, and the look
+at an enterprise's records)."""
 
 from __future__ import annotations
 
@@ -16,21 +18,9 @@ from pathlib import Path
 import typer
 from sqlalchemy.orm import Session
 
+from checkonce.cli.account import UserOption
+
 CHECKPOINT_FORMAT = re.compile(r"^(\d{1,12}):([0-9A-Fa-f]{64})$")
-
-
-def cli_actor():
-    """Who acts from this shell. Until `checkonce login` lands this is the operating-system
-    user, recorded as the system acting through the CLI; the one place to change then."""
-    import getpass
-
-    from checkonce.audit.actor import Actor, Channel
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return Actor.system(f"os:{user}", channel=Channel.CLI)
 
 
 @contextmanager
@@ -159,36 +149,41 @@ def register(app: typer.Typer) -> None:
         )
 
     @audit_app.command("checkpoint")
-    def checkpoint_() -> None:
-        """立即公布一个检查点（当前链头的序号与哈希），与每日定时任务相同。"""
+    def checkpoint_(user: UserOption = None) -> None:
+        """立即公布一个检查点（当前链头的序号与哈希），与每日定时任务相同（协调人员或管理员）。"""
         from checkonce.audit.service import publish_checkpoint
+        from checkonce.auth.access import AUDIT_READERS, require_role
         from checkonce.cli import console
-        from checkonce.cli.plans import open_session
+        from checkonce.cli.account import acting_session
 
-        with open_session() as session:
-            published = publish_checkpoint(session, actor=cli_actor())
+        with acting_session(user) as (session, actor):
+            require_role(actor, AUDIT_READERS, "公布审计链检查点")
+            published = publish_checkpoint(session, actor=actor)
             seq, hex_hash = published.seq, published.hash
         console.print(f"已公布检查点：{seq}:{hex_hash}", highlight=False, soft_wrap=True)
 
     @audit_app.command("show")
     def show(
         enterprise: str = typer.Option(..., "--enterprise", "-e", help="统一社会信用代码"),
+        user: UserOption = None,
     ) -> None:
         """一家企业跨部门的全程记录：点名它的计划、抽中它的抽取、检查、入企签到、结果、
-        收费核查、企业反映，以及谁查阅过它的信息（本次查阅也记入审计）。"""
+        收费核查、企业反映，以及谁查阅过它的信息（本次查阅也记入审计；协调人员或管理员）。"""
         from rich.table import Table
 
         from checkonce.audit.service import record_read
         from checkonce.audit.timeline import by_kind, enterprise_timeline
+        from checkonce.auth.access import AUDIT_READERS, require_role
         from checkonce.cli import console
-        from checkonce.cli.plans import open_session
+        from checkonce.cli.account import acting_session
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
+            require_role(actor, AUDIT_READERS, "查看企业全程记录")
             timeline = enterprise_timeline(session, credit_code=enterprise)
             firm = timeline.enterprise
             record_read(
                 session,
-                actor=cli_actor(),
+                actor=actor,
                 object_type="timeline",
                 object_id=firm.credit_code,
                 enterprise_id=firm.id,

@@ -30,19 +30,25 @@ class Ran:
         self.code, self.out = code, out
 
 
-def run(engine: Engine, *args: str) -> Ran:
-    """The command in-process on `engine`'s database, as `checkonce.cli.main` runs it."""
+def run(engine: Engine, *args: str, as_user: str | None = None) -> Ran:
+    """The command in-process on `engine`'s database, as `checkonce.cli.main` runs it:
+    logged out, or logged in as `as_user` (a coordinator made for the test)."""
     from typer.testing import CliRunner
 
     from checkonce.cli import build_app
     from checkonce.config import get_settings
+    from tests.cli_accounts import cli_token, make_account
 
     url = engine.url.render_as_string(hide_password=False)
     old = os.environ.get("CHECKONCE_DATABASE_URL")
     os.environ["CHECKONCE_DATABASE_URL"] = url
     get_settings.cache_clear()
+    env = {"COLUMNS": "200", "CHECKONCE_TOKEN": None, "XDG_CONFIG_HOME": "/nonexistent"}
+    if as_user is not None:
+        make_account(url, as_user, "coordinator")
+        env["CHECKONCE_TOKEN"] = cli_token(url, as_user)
     try:
-        result = CliRunner().invoke(build_app(), ["audit", *args], env={"COLUMNS": "200"})
+        result = CliRunner().invoke(build_app(), ["audit", *args], env=env)
     finally:
         if old is None:
             os.environ.pop("CHECKONCE_DATABASE_URL", None)
@@ -165,14 +171,16 @@ def test_a_kept_checkpoint_catches_a_rewritten_history(fresh_engine):
 
 
 def test_checkpoint_export_and_the_standalone_script(fresh_engine, tmp_path):
-    empty = run(fresh_engine, "checkpoint")
-    assert empty.code == 1 and "还没有任何记录" in empty.out
-    _trail(fresh_engine, 5)
-    published = run(fresh_engine, "checkpoint")
+    logged_out = run(fresh_engine, "checkpoint")
+    assert logged_out.code == 1 and "登录" in logged_out.out, logged_out.out
+    _trail(fresh_engine, 4)  # with the account's creation below: 5 records
+    published = run(fresh_engine, "checkpoint", as_user="coord-cli")
     assert published.code == 0 and "已公布检查点：5:" in published.out, published.out
     with session_scope(fresh_engine) as s:
         (cp,) = s.query(AuditCheckpoint).all()
-        assert (cp.seq, s.get(AuditRecord, 6).action) == (5, AuditAction.AUDIT_CHECKPOINT)
+        rec = s.get(AuditRecord, 6)
+        assert (cp.seq, rec.action) == (5, AuditAction.AUDIT_CHECKPOINT)
+        assert (rec.actor_username, rec.channel) == ("coord-cli", "cli")
     out = tmp_path / "trail.jsonl"
     exported = run(
         fresh_engine, "export", "--from", "2000-01-01", "--to", "2100-12-31", "--out", str(out)

@@ -156,13 +156,23 @@ def test_audit_show_prints_the_timeline_and_records_the_look(fresh_engine):
         load_reference(s, packaged_data_dir())
         firm, _other, visit = history(s)
         code, visit_code = firm.credit_code, visit.code
+    from tests.cli_accounts import cli_token, make_account
+
     url = fresh_engine.url.render_as_string(hide_password=False)
     old = os.environ.get("CHECKONCE_DATABASE_URL")
     os.environ["CHECKONCE_DATABASE_URL"] = url
     get_settings.cache_clear()
+    make_account(url, "coord-cli", "coordinator")
+    make_account(url, "samr-cli", "bureau", department="SAMR")
+    show = ["audit", "show", "--enterprise", code]
     try:
         result = CliRunner().invoke(
-            build_app(), ["audit", "show", "--enterprise", code], env={"COLUMNS": "250"}
+            build_app(),
+            show,
+            env={"COLUMNS": "250", "CHECKONCE_TOKEN": cli_token(url, "coord-cli")},
+        )
+        refused = CliRunner().invoke(
+            build_app(), show, env={"COLUMNS": "250", "CHECKONCE_TOKEN": cli_token(url, "samr-cli")}
         )
     finally:
         if old is None:
@@ -171,9 +181,11 @@ def test_audit_show_prints_the_timeline_and_records_the_look(fresh_engine):
             os.environ["CHECKONCE_DATABASE_URL"] = old
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
+    assert "无权查看企业全程记录" in getattr(refused.exception, "message", ""), refused.output
     assert visit_code in result.output and "全程记录" in result.output
     assert "入企 1" in result.output and "查阅 1" in result.output
     with session_scope(fresh_engine) as s:
         last = s.scalars(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).one()
         assert (last.action, last.object_type, last.channel) == ("data.read", "timeline", "cli")
+        assert last.actor_username == "coord-cli"
         assert last.object_id == code
