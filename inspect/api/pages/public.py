@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from checkonce.api.deps import PUBLIC, ObjectId, SessionDep, jurisdiction
 from checkonce.api.pages.web import render
+from checkonce.audit.service import latest_checkpoints
 from checkonce.errors import NotFound
 from checkonce.findings import service as findings
 from checkonce.plans.models import Plan, PlanTask, PlanTaskItem
@@ -137,7 +138,10 @@ def public_home(request: Request, db: SessionDep) -> HTMLResponse:
     plans, plan_total = published_plans(db, year=None, department=None, limit=PREVIEW, offset=0)
     draws, draw_total = published_draws(db, limit=PREVIEW, offset=0)
     results, result_total = findings.public_results(db, limit=PREVIEW, offset=0)
+    checkpoints, checkpoint_total = latest_checkpoints(db, limit=PREVIEW)
     context = {
+        "checkpoints": checkpoints,
+        "checkpoint_total": checkpoint_total,
         "plans": plans,
         "plan_total": plan_total,
         "draws": draws,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from checkonce.api.deps import STAFF, ActorDep, Allow, SessionDep, public_base_url
+from checkonce.api.reads import ReadLogDep
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
 from checkonce.registry.models import Enterprise
@@ -60,11 +61,13 @@ def enterprise_poster(
     request: Request,
     db: SessionDep,
     principal: PosterReaderDep,
+    reads: ReadLogDep,
 ) -> Response:
     """企业码海报（PNG 或 SVG），含企业名称与统一社会信用代码。企业账号只能取得本企业的。"""
     firm = db.scalars(select(Enterprise).where(Enterprise.credit_code == credit_code)).first()
     if firm is None or (principal.role == "enterprise" and firm.id != principal.enterprise_id):
         raise NotFound(f"企业 {credit_code} 不存在")
+    reads.shown(principal, "enterprise_code", enterprise_id=firm.id, object_id=firm.credit_code)
     token = codes.enterprise_token(
         db_session=db,
         secret_key=request.app.state.settings.secret_key,
