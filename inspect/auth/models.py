@@ -10,10 +10,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from checkonce.db import Base, utcnow
 
-ROLES = ("admin", "coordinator", "bureau", "inspector", "enterprise")
+ROLES = ("admin", "coordinator", "legal", "bureau", "inspector", "enterprise")
 ROLE_NAMES = {
     "admin": "系统管理员",
     "coordinator": "协调监督人员",
+    # 法制审核: the legal-review office (司法局法制审核科) that approves or rejects redraws;
+    # a second person outside the coordinators who run draws.
+    "legal": "法制审核人员",
     "bureau": "执法部门",
     "inspector": "执法人员",
     "enterprise": "企业",
@@ -37,7 +40,7 @@ class User(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "role IN ('admin', 'coordinator', 'bureau', 'inspector', 'enterprise')",
+            "role IN ('admin', 'coordinator', 'legal', 'bureau', 'inspector', 'enterprise')",
             name="role_known",
         ),
         CheckConstraint("role <> 'bureau' OR department_id IS NOT NULL", name="bureau_has_dept"),
