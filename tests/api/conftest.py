@@ -48,6 +48,9 @@ def users(db_session) -> dict:
         "coordinator": create_user(
             db_session=db_session, username="coord1", password=PASSWORD, role="coordinator"
         ),
+        "legal": create_user(
+            db_session=db_session, username="legal1", password=PASSWORD, role="legal"
+        ),
         "bureau": create_user(
             db_session=db_session,
             username="samr1",
