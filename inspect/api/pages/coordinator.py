@@ -369,7 +369,9 @@ def _draws_page(
     counts = draws.redraw_counts(db_session=db, plan_task_ids=task_ids)
     context = {
         "draws": rows,
-        "redraw_of": {d.id: max((counts[s.plan_task_id] for s in d.specs), default=0) for d in rows},
+        "redraw_of": {
+            d.id: max((counts[s.plan_task_id] for s in d.specs), default=0) for d in rows
+        },
         "requests": draws.list_requests(db_session=db, state="pending"),
         "specs": _drawable_specs(db),
         "error": error,
@@ -572,7 +574,10 @@ def _legal_page(
         "error": error,
     }
     return render(
-        request, "pages/coordinator/redraws.html", context, principal=principal,
+        request,
+        "pages/coordinator/redraws.html",
+        context,
+        principal=principal,
         status_code=status_code,
     )
 

@@ -105,14 +105,11 @@ def published_draws(db: Session, *, limit: int, offset: int) -> tuple[list[tuple
         .group_by(DrawMember.draw_id)
         .subquery()
     )
-    stmt = (
-        select(Draw, func.coalesce(selected.c.n, 0))
-        .outerjoin(selected, selected.c.draw_id == Draw.id)
+    stmt = select(Draw, func.coalesce(selected.c.n, 0)).outerjoin(
+        selected, selected.c.draw_id == Draw.id
     )
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.execute(
-        stmt.order_by(Draw.id.desc()).limit(limit).offset(offset)
-    ).all()
+    rows = db.execute(stmt.order_by(Draw.id.desc()).limit(limit).offset(offset)).all()
     return [(draw, n) for draw, n in rows], total
 
 
