@@ -21,13 +21,20 @@ from checkonce.plans.service import PlanNotSubmittable, approve_plan, create_pla
 from checkonce.policy import Policy
 from checkonce.registry.jurisdiction import Jurisdiction
 from checkonce.registry.models import Enterprise
-from checkonce.sampling.service import commit_draw, publish_draw, reveal_draw, run_draw
+from checkonce.sampling.service import commit_draw, publish_draw, record_beacon, run_draw
 from checkonce.sampling.verify import verify_published
 
 PERIOD = "2027Q1"
 WINDOW = ("2027-01-04", "2027-03-31")
 BUREAU = "department:{}计划科"
 COORDINATOR = "coordinator:市司法局行政执法协调监督科"
+# The demo's draws follow the public ceremony on a recorded clock: committed on Monday
+# 30 December 2024 (Xi'an), their beacon is the Shanghai Composite Index (上证综合指数,
+# 000001) close of the next trading day, Tuesday 31 December 2024: 3351.76 points, the
+# published close of that day. Anyone can look the number up and recompute the draws.
+DEMO_COMMIT_AT = dt.datetime(2024, 12, 30, 2, 0, tzinfo=dt.UTC)  # 10:00 in Xi'an
+DEMO_BEACON_AT = dt.datetime(2024, 12, 31, 8, 0, tzinfo=dt.UTC)  # 16:00 in Xi'an
+DEMO_BEACON_VALUE = "3351.76"
 # Printed by the demo; demo accounts exist only in a demo database.
 DEMO_PASSWORD = "checkonce-demo-2027"
 
@@ -229,10 +236,25 @@ def file_plans(
 
 
 def run_draws(
-    session: Session, specs_by_scene: dict[str, list[int]], policy: Policy, out: Path, run: DemoRun
+    session: Session,
+    specs_by_scene: dict[str, list[int]],
+    policy: Policy,
+    calendar: WorkCalendar,
+    out: Path,
+    run: DemoRun,
 ) -> None:
-    """One joint draw per scene: commitment published first, then run, reveal, publish and
-    an independent re-check of the published JSON."""
+    """One joint draw per scene, through the public ceremony on the demo's recorded clock:
+    commitment published first, the recorded beacon entered on its day, then run (revealing
+    the seed), publish, and an independent re-check of the published JSON against the
+    commitment digest recorded at commit time."""
+    from checkonce.audit.actor import Actor, Channel
+
+    coordinator = Actor(
+        user_id=None,
+        username=COORDINATOR.split(":", 1)[1],
+        role="coordinator",
+        channel=Channel.SYSTEM,
+    )
     folder = out / "draws"
     folder.mkdir(parents=True, exist_ok=True)
     for scene, task_ids in sorted(specs_by_scene.items()):
@@ -240,20 +262,36 @@ def run_draws(
         draw = commit_draw(
             db_session=session,
             plan_task_ids=task_ids,
-            actor=COORDINATOR,
+            actor=coordinator,
             title=titles,
             policy=policy,
+            calendar=calendar,
+            now=DEMO_COMMIT_AT,
         )
-        commitment = publish_draw(db_session=session, draw_id=draw.id, actor=COORDINATOR)
+        recorded = draw.commitment_sha256
+        commitment = publish_draw(db_session=session, draw_id=draw.id, actor=coordinator)
         (folder / f"draw-{draw.id}-commitment.json").write_text(
             json.dumps(commitment, ensure_ascii=False, indent=2), encoding="utf-8"
         )
-        run_draw(db_session=session, draw_id=draw.id, actor=COORDINATOR, policy=policy)
-        reveal_draw(db_session=session, draw_id=draw.id, actor=COORDINATOR)
-        published = publish_draw(db_session=session, draw_id=draw.id, actor=COORDINATOR)
+        record_beacon(
+            db_session=session,
+            draw_id=draw.id,
+            value=DEMO_BEACON_VALUE,
+            actor=coordinator,
+            policy=policy,
+            now=DEMO_BEACON_AT,
+        )
+        run_draw(
+            db_session=session,
+            draw_id=draw.id,
+            actor=coordinator,
+            policy=policy,
+            now=DEMO_BEACON_AT,
+        )
+        published = publish_draw(db_session=session, draw_id=draw.id, actor=coordinator)
         path = folder / f"draw-{draw.id}.json"
         path.write_text(json.dumps(published, ensure_ascii=False, indent=2), encoding="utf-8")
-        check = verify_published(json.loads(path.read_text(encoding="utf-8")))
+        check = verify_published(json.loads(path.read_text(encoding="utf-8")), commitment=recorded)
         if not check.ok:
             raise CheckOnceError(f"抽取 {draw.id} 公开数据复核不一致：{check.problems}")
         run.draws.append(
@@ -347,6 +385,7 @@ def demo_accounts(
     accounts = [
         ("admin", "admin", {}),
         ("coordinator", "coordinator", {}),
+        ("legal", "legal", {}),
         (f"bureau-{dept.code.lower()}", "bureau", {"department": dept.code}),
         (f"inspector-{inspector.code.lower()}", "inspector", {"inspector": inspector.code}),
         (f"firm-{firm.credit_code[-6:].lower()}", "enterprise", {"credit_code": firm.credit_code}),
@@ -428,7 +467,7 @@ def run_demo(
     juris = Jurisdiction(data_dir)
     specs = file_plans(session, juris, policy, calendar, run)
     session.flush()
-    run_draws(session, specs, policy, out, run)
+    run_draws(session, specs, policy, calendar, out, run)
     session.flush()
     schedule(session, policy, calendar, out, run, seed=seed, time_limit=time_limit, workers=workers)
     if secret_key:

@@ -56,6 +56,10 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
     assert len(run.draws) == 22 and all(d["verified"] for d in run.draws)
     published = json.loads(run.draws[0]["file"].read_text(encoding="utf-8"))
     assert verify_published(published).ok
+    # the ceremony on the demo's recorded clock: the 上证综指 close of 31 December 2024
+    assert published["schema"] == "checkonce.draw/2"
+    assert published["commitment"]["beacon"]["date"] == "2024-12-31"
+    assert published["beacon"]["value"] == "3351.76"
     m = run.metrics
     assert run.violations == 0
     assert m["tasks"] > 300 and m["scheduled"] >= 0.98 * m["tasks"]
@@ -78,6 +82,7 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
         assert {u.role for u in session.scalars(select(User))} == {
             "admin",
             "coordinator",
+            "legal",
             "bureau",
             "inspector",
             "enterprise",
