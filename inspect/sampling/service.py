@@ -23,6 +23,7 @@ public list; at most `sampling.max_redraws_per_task` redraws per plan task.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import zoneinfo
 from collections import defaultdict
 from decimal import Decimal, InvalidOperation
@@ -1119,3 +1120,68 @@ def verify_draw(
             result.problems.append(f"计划任务 {link.plan_task_id} 生成的检查任务与抽中名单不符")
     result.ok = not result.problems
     return result
+
+
+# --- the inspector-ranking key of a schedule -------------------------------------------
+
+TEAM_KEY_SCHEMA = "checkonce.team-key/1"
+
+
+def team_key(period: str, final_seeds: list[str]) -> str:
+    """The inspector-ranking key of `period`'s schedule (执法人员随机选派的密钥):
+    SHA-256 of UTF-8 "checkonce.team-key/1\\n<period>\\n" followed by the period's published
+    draws' final seeds, sorted, each on its own line. Nobody chooses it: it follows from draws
+    whose seeds were fixed by their beacons."""
+    text = f"{TEAM_KEY_SCHEMA}\n{period}\n" + "".join(f"{s}\n" for s in sorted(final_seeds))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def period_draws(*, db_session: Session, start: dt.date, end: dt.date) -> list[Draw]:
+    """The run draws with a public seed (revealed or published; never abandoned or
+    superseded) whose plan tasks' windows overlap `start`–`end`."""
+    rows = db_session.scalars(
+        select(Draw)
+        .join(DrawSpec, DrawSpec.draw_id == Draw.id)
+        .join(PlanTask, PlanTask.id == DrawSpec.plan_task_id)
+        .where(
+            Draw.state.in_(("revealed", "published")),
+            PlanTask.window_start <= end,
+            PlanTask.window_end >= start,
+        )
+        .order_by(Draw.id)
+    )
+    return list(dict.fromkeys(rows))
+
+
+def _ranking_seed(draw: Draw) -> str:
+    seed = draw.final_seed or draw.seed
+    assert seed is not None
+    return seed
+
+
+def team_key_for_period(
+    *, db_session: Session, period: str, start: dt.date, end: dt.date
+) -> tuple[str, list[dict[str, Any]]]:
+    """The period's key and the draws it comes from ([{"draw", "final_seed"}], by id)."""
+    sources = [
+        {"draw": d.id, "final_seed": _ranking_seed(d)}
+        for d in period_draws(db_session=db_session, start=start, end=end)
+    ]
+    return team_key(period, [s["final_seed"] for s in sources]), sources
+
+
+def check_team_key(*, db_session: Session, period: str, key: str, draw_ids: list[int]) -> list[str]:
+    """Problems (Chinese) with a schedule's recorded key: recomputed from the recorded draws'
+    current public seeds, each of which must still be a run draw with its seed public."""
+    problems = []
+    seeds = []
+    for draw_id in draw_ids:
+        draw = db_session.get(Draw, draw_id)
+        if draw is None or draw.state not in ("revealed", "published"):
+            state = "不存在" if draw is None else f"为“{draw.state_name}”"
+            problems.append(f"排序密钥所依据的抽取 {draw_id} {state}")
+            continue
+        seeds.append(_ranking_seed(draw))
+    if not problems and team_key(period, seeds) != key:
+        problems.append("排序密钥与按所依据抽取的最终种子重算的结果不符")
+    return problems

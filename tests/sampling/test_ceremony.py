@@ -479,3 +479,48 @@ def test_an_abandoned_draw_shows_what_it_would_have_drawn(db_session):
     assert not verify_published(shown).ok
     assert actions_of(db_session, "draw", draw.id)[-1] == "draw.abandon"
     assert XIAN  # (times above are Xi'an local)
+
+
+# --- the inspector-ranking key of a schedule -------------------------------------------
+
+
+def test_team_key_comes_from_the_periods_run_draws(db_session):
+    firms(db_session, 8)
+    q1 = [full_draw(db_session, [spec(db_session).id])[0]]
+    other = f.plan(
+        db_session,
+        [f.random_task(item="SAMR-SP-002", strata={"B": {"count": 2}})],
+        state="approved",
+    ).tasks[0]
+    q1.append(full_draw(db_session, [other.id])[0])
+    # a draw that was abandoned gives nothing to the key
+    spare = f.plan(
+        db_session,
+        [f.random_task(item="SAMR-CP-001", strata={"B": {"count": 2}})],
+        state="approved",
+    ).tasks[0]
+    dropped = commit(db_session, [spare.id])
+    approve(db_session, dropped, "抽查事项填错", now=AFTER_CLOSE)
+    start, end = dt.date(2027, 1, 1), dt.date(2027, 3, 31)
+    key, sources = draws.team_key_for_period(
+        db_session=db_session, period="2027Q1", start=start, end=end
+    )
+    assert [s["draw"] for s in sources] == [d.id for d in q1]
+    text = "checkonce.team-key/1\n2027Q1\n" + "".join(
+        f"{s}\n" for s in sorted(d.final_seed for d in q1)
+    )
+    assert key == hashlib.sha256(text.encode()).hexdigest()
+    # reproducible, and the period is part of it
+    assert draws.team_key_for_period(
+        db_session=db_session, period="2027Q1", start=start, end=end
+    ) == (key, sources)
+    assert draws.team_key("2027Q2", [d.final_seed for d in q1]) != key
+    # checked against the recorded draws: any other key, or a draw no longer in force, fails
+    ids = [s["draw"] for s in sources]
+    assert draws.check_team_key(db_session=db_session, period="2027Q1", key=key, draw_ids=ids) == []
+    assert draws.check_team_key(
+        db_session=db_session, period="2027Q1", key="ab" * 32, draw_ids=ids
+    ) == ["排序密钥与按所依据抽取的最终种子重算的结果不符"]
+    assert draws.check_team_key(
+        db_session=db_session, period="2027Q1", key=key, draw_ids=[*ids, dropped.id]
+    ) == [f"排序密钥所依据的抽取 {dropped.id} 为“已作废（未抽取）”"]

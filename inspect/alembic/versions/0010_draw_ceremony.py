@@ -91,8 +91,26 @@ def upgrade() -> None:
         batch_op.drop_constraint(op.f('ck_app_user_role_known'), type_='check')
         batch_op.create_check_constraint('role_known', f"role IN ({_quoted(ROLES)})")
 
+    # The schedule's inspector-ranking key: where it came from (versions made before are
+    # "legacy"), and the draws it was derived from.
+    with op.batch_alter_table('schedule_version', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('seed_source', sa.String(length=12), server_default='legacy', nullable=False))
+        batch_op.add_column(sa.Column('seed_draws', sa.JSON(), server_default='[]', nullable=False))
+        batch_op.create_check_constraint(
+            'seed_source_known', "seed_source IN ('draws', 'experiment', 'legacy')"
+        )
+        batch_op.create_check_constraint(
+            'published_key_derived', "state <> 'published' OR seed_source <> 'experiment'"
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('schedule_version', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_schedule_version_published_key_derived'), type_='check')
+        batch_op.drop_constraint(op.f('ck_schedule_version_seed_source_known'), type_='check')
+        batch_op.drop_column('seed_draws')
+        batch_op.drop_column('seed_source')
+
     bind = op.get_bind()
     if bind.execute(sa.text("SELECT count(*) FROM draw WHERE seed IS NULL")).scalar():
         raise RuntimeError(

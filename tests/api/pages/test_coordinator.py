@@ -19,7 +19,7 @@ from checkonce.visits.models import ScheduleVersion
 from tests import factories as f
 from tests.api.pages.conftest import csrf_of
 from tests.sampling.ceremony import BOSS
-from tests.visits.scenario import SEED, build
+from tests.visits.scenario import build
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def generate(client, period="2027Q1") -> dict:
     token = csrf_of(client)
     started = client.post(
         "/api/v1/schedules/jobs",
-        json={"period": period, "seed": SEED, "time_limit": 5},
+        json={"period": period, "time_limit": 5},
         headers={CSRF_HEADER: token},
     )
     assert started.status_code == 202, started.text
