@@ -300,6 +300,7 @@ def run_draws(
                 "scene": scene,
                 "departments": len(task_ids),
                 "file": path,
+                "commitment": recorded,
                 "verified": check.ok,
             }
         )
@@ -312,7 +313,6 @@ def schedule(
     out: Path,
     run: DemoRun,
     *,
-    seed: str,
     time_limit: float,
     workers: int,
 ) -> None:
@@ -332,7 +332,7 @@ def schedule(
         db_session=session,
         period=PERIOD,
         actor=COORDINATOR,
-        seed=seed,
+        seed=None,  # the inspector-ranking key, derived from the period's published draws
         policy=policy,
         calendar=calendar,
     )
@@ -449,7 +449,6 @@ def run_demo(
     policy: Policy,
     calendar: WorkCalendar,
     out: Path,
-    seed: str,
     time_limit: float = 60.0,
     workers: int = 2,
     secret_key: str = "",
@@ -469,7 +468,7 @@ def run_demo(
     session.flush()
     run_draws(session, specs, policy, calendar, out, run)
     session.flush()
-    schedule(session, policy, calendar, out, run, seed=seed, time_limit=time_limit, workers=workers)
+    schedule(session, policy, calendar, out, run, time_limit=time_limit, workers=workers)
     if secret_key:
         demo_accounts(session, run, out, secret_key=secret_key, base_url=base_url)
     write_maps(session, juris, run, out / "maps")

@@ -44,7 +44,6 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
             policy=load_policy(DATA / "policy.toml"),
             calendar=WorkCalendar(DATA / "calendar"),
             out=tmp_path,
-            seed="5a" * 32,
             time_limit=20,
             workers=1,
             secret_key="demo-test-secret-" + "k" * 32,
