@@ -9,7 +9,6 @@ a second run the same evening finds nothing left to do.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections import defaultdict
 from typing import Any
@@ -28,12 +27,6 @@ from checkonce.visits.models import ScheduleVersion, Visit, VisitInspector, Visi
 from checkonce.visits.notice import notice_date, visible_until
 
 log = logging.getLogger("checkonce.visits.scheduled")
-
-
-def _replan_seed(period: str, today: dt.date, base_id: int) -> str:
-    """A re-plan's seed, derived from what triggered it: the same sweep re-run on the same
-    day and version reproduces the same schedule, and the seed is recorded on the version."""
-    return hashlib.sha256(f"missed-sweep:{period}:{today}:{base_id}".encode()).hexdigest()
 
 
 @scheduled_job(
@@ -94,7 +87,7 @@ def missed_visit_sweep(ctx: JobContext) -> dict[str, Any]:
                 db_session=s,
                 period=period,
                 actor=ctx.actor,
-                seed=_replan_seed(period, ctx.today, base.id),
+                seed=None,  # the period's key, from its published draws
                 replan=True,
                 today=ctx.today,
                 policy=ctx.policy,
