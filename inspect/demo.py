@@ -22,11 +22,18 @@ from checkonce.plans.service import PlanNotSubmittable, approve_plan, create_pla
 from checkonce.policy import Policy
 from checkonce.registry.jurisdiction import Jurisdiction
 from checkonce.registry.models import Enterprise
-from checkonce.sampling.service import commit_draw, publish_draw, reveal_draw, run_draw
+from checkonce.sampling.service import commit_draw, publish_draw, record_beacon, run_draw
 from checkonce.sampling.verify import verify_published
 
 PERIOD = "2027Q1"
 WINDOW = ("2027-01-04", "2027-03-31")
+# The demo's draws follow the public ceremony on a recorded clock: committed on Monday
+# 30 December 2024 (Xi'an), their beacon is the Shanghai Composite Index (上证综合指数,
+# 000001) close of the next trading day, Tuesday 31 December 2024: 3351.76 points, the
+# published close of that day. Anyone can look the number up and recompute the draws.
+DEMO_COMMIT_AT = dt.datetime(2024, 12, 30, 2, 0, tzinfo=dt.UTC)  # 10:00 in Xi'an
+DEMO_BEACON_AT = dt.datetime(2024, 12, 31, 8, 0, tzinfo=dt.UTC)  # 16:00 in Xi'an
+DEMO_BEACON_VALUE = "3351.76"
 # Printed by the demo; demo accounts exist only in a demo database.
 DEMO_PASSWORD = "checkonce-demo-2027"
 
@@ -91,6 +98,16 @@ def create_accounts(session: Session, run: DemoRun) -> DemoActors:
             display_name="市司法局行政执法协调监督科",
         )
     )
+    # The legal reviewer (法制审核) who would decide redraw requests: a second person outside
+    # the coordinators who run the draws.
+    create_user(
+        db_session=session,
+        actor=admin,
+        username="legal",
+        password=DEMO_PASSWORD,
+        role="legal",
+        display_name="市司法局法制审核科",
+    )
     bureaus = {}
     for dept in session.scalars(select(Department).order_by(Department.code)):
         bureaus[dept.code] = _actor(
@@ -104,7 +121,7 @@ def create_accounts(session: Session, run: DemoRun) -> DemoActors:
                 department=dept.code,
             )
         )
-    run.accounts += [("admin", "admin"), ("coordinator", "coordinator")]
+    run.accounts += [("admin", "admin"), ("coordinator", "coordinator"), ("legal", "legal")]
     run.actors = DemoActors(admin=admin, coordinator=coordinator, bureaus=bureaus)
     return run.actors
 
@@ -295,10 +312,17 @@ def file_plans(
 
 
 def run_draws(
-    session: Session, specs_by_scene: dict[str, list[int]], policy: Policy, out: Path, run: DemoRun
+    session: Session,
+    specs_by_scene: dict[str, list[int]],
+    policy: Policy,
+    calendar: WorkCalendar,
+    out: Path,
+    run: DemoRun,
 ) -> None:
-    """One joint draw per scene: commitment published first, then run, reveal, publish and
-    an independent re-check of the published JSON."""
+    """One joint draw per scene, through the public ceremony on the demo's recorded clock:
+    commitment published first, the recorded beacon entered on its day, then run (revealing
+    the seed), publish, and an independent re-check of the published JSON against the
+    commitment digest recorded at commit time."""
     folder = out / "draws"
     folder.mkdir(parents=True, exist_ok=True)
     assert run.actors is not None
@@ -311,17 +335,33 @@ def run_draws(
             actor=coordinator,
             title=titles,
             policy=policy,
+            calendar=calendar,
+            now=DEMO_COMMIT_AT,
         )
+        recorded = draw.commitment_sha256
         commitment = publish_draw(db_session=session, draw_id=draw.id, actor=coordinator)
         (folder / f"draw-{draw.id}-commitment.json").write_text(
             json.dumps(commitment, ensure_ascii=False, indent=2), encoding="utf-8"
         )
-        run_draw(db_session=session, draw_id=draw.id, actor=coordinator, policy=policy)
-        reveal_draw(db_session=session, draw_id=draw.id, actor=coordinator)
+        record_beacon(
+            db_session=session,
+            draw_id=draw.id,
+            value=DEMO_BEACON_VALUE,
+            actor=coordinator,
+            policy=policy,
+            now=DEMO_BEACON_AT,
+        )
+        run_draw(
+            db_session=session,
+            draw_id=draw.id,
+            actor=coordinator,
+            policy=policy,
+            now=DEMO_BEACON_AT,
+        )
         published = publish_draw(db_session=session, draw_id=draw.id, actor=coordinator)
         path = folder / f"draw-{draw.id}.json"
         path.write_text(json.dumps(published, ensure_ascii=False, indent=2), encoding="utf-8")
-        check = verify_published(json.loads(path.read_text(encoding="utf-8")))
+        check = verify_published(json.loads(path.read_text(encoding="utf-8")), commitment=recorded)
         if not check.ok:
             raise CheckOnceError(f"抽取 {draw.id} 公开数据复核不一致：{check.problems}")
         run.draws.append(
@@ -330,6 +370,7 @@ def run_draws(
                 "scene": scene,
                 "departments": len(task_ids),
                 "file": path,
+                "commitment": recorded,
                 "verified": check.ok,
             }
         )
@@ -342,7 +383,6 @@ def schedule(
     out: Path,
     run: DemoRun,
     *,
-    seed: str,
     time_limit: float,
     workers: int,
 ) -> None:
@@ -363,7 +403,7 @@ def schedule(
         db_session=session,
         period=PERIOD,
         actor=coordinator,
-        seed=seed,
+        seed=None,  # the inspector-ranking key, derived from the period's published draws
         policy=policy,
         calendar=calendar,
     )
@@ -482,7 +522,6 @@ def run_demo(
     policy: Policy,
     calendar: WorkCalendar,
     out: Path,
-    seed: str,
     time_limit: float = 60.0,
     workers: int = 2,
     secret_key: str = "",
@@ -501,9 +540,9 @@ def run_demo(
     create_accounts(session, run)
     specs = file_plans(session, juris, policy, calendar, run)
     session.flush()
-    run_draws(session, specs, policy, out, run)
+    run_draws(session, specs, policy, calendar, out, run)
     session.flush()
-    schedule(session, policy, calendar, out, run, seed=seed, time_limit=time_limit, workers=workers)
+    schedule(session, policy, calendar, out, run, time_limit=time_limit, workers=workers)
     if secret_key:
         demo_accounts(session, run, out, secret_key=secret_key, base_url=base_url)
     write_maps(session, juris, run, out / "maps")

@@ -49,8 +49,31 @@ class CapsPolicy(_Section):
     alert_entries_per_month: int = Field(3, ge=1)
 
 
+class BeaconPolicy(_Section):
+    """The public beacon (公开随机源) mixed into every draw's seed: a number nobody knows at
+    commit time and anybody can check later. Default: the Shanghai Composite Index
+    (上证综合指数, 000001) close of the first trading day after the commitment, as Chinese
+    public lotteries use."""
+
+    source: str = Field("sse-composite-close", pattern=r"^[a-z0-9][a-z0-9-]{1,38}$")
+    name: str = Field("上证综合指数（000001）收盘点位", min_length=2, max_length=120)
+    # Where anyone looks the value up (shown beside it).
+    where: str = Field("上海证券交易所官网每日行情；各大财经媒体收盘报道", max_length=200)
+    # Decimal places of the value: the entered number is written with exactly these many.
+    decimals: int = Field(2, ge=0, le=8)
+    # Which days the source publishes on: "trading" = workdays that are Monday–Friday (the
+    # exchanges close on holidays and on the make-up 调休 weekends); "workday"; "every_day".
+    days: Literal["trading", "workday", "every_day"] = "trading"
+    # The value may be entered from this local time of its day on (the close is final then).
+    available_after: str = Field("15:30", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
 class SamplingPolicy(_Section):
     """Double-random sampling (双随机): ratios per credit risk class (信用风险分类)."""
+
+    beacon: BeaconPolicy = BeaconPolicy()
+    # Approved redraws per plan task, at most; beyond, nobody can draw it again.
+    max_redraws_per_task: int = Field(2, ge=0)
 
     ratios: dict[str, float] = {"A": 0.03, "B": 0.10, "C": 0.30, "D": 0.70}
     exclude_drawn_same_item_year: bool = True

@@ -44,7 +44,6 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
             policy=load_policy(DATA / "policy.toml"),
             calendar=WorkCalendar(DATA / "calendar"),
             out=tmp_path,
-            seed="5a" * 32,
             time_limit=20,
             workers=1,
             secret_key="demo-test-secret-" + "k" * 32,
@@ -56,6 +55,10 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
     assert len(run.draws) == 22 and all(d["verified"] for d in run.draws)
     published = json.loads(run.draws[0]["file"].read_text(encoding="utf-8"))
     assert verify_published(published).ok
+    # the ceremony on the demo's recorded clock: the 上证综指 close of 31 December 2024
+    assert published["schema"] == "checkonce.draw/2"
+    assert published["commitment"]["beacon"]["date"] == "2024-12-31"
+    assert published["beacon"]["value"] == "3351.76"
     m = run.metrics
     assert run.violations == 0
     assert m["tasks"] > 300 and m["scheduled"] >= 0.98 * m["tasks"]
@@ -76,6 +79,9 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
     with session_scope(fresh_engine) as session:
         version = session.get(ScheduleVersion, run.schedule_id)
         assert version.state == "published" and version.violations == 0
+        # its inspector-ranking key is derived from the period's draws, made by a real account
+        assert version.seed_source == "draws" and len(version.seed_draws) == len(run.draws)
+        assert version.created_by == "coordinator:coordinator"
         stored = session.scalar(
             select(func.count()).select_from(Visit).where(Visit.schedule_id == version.id)
         )
@@ -83,6 +89,7 @@ def test_demo_end_to_end(fresh_engine, tmp_path):
         assert {u.role for u in session.scalars(select(User))} == {
             "admin",
             "coordinator",
+            "legal",
             "bureau",
             "inspector",
             "enterprise",

@@ -80,8 +80,10 @@ PERMISSIONS: dict[AuditAction, frozenset[str]] = {
     A.DRAW_PUBLISH: frozenset({Role.COORDINATOR}),
     A.DRAW_ABANDON: frozenset({Role.COORDINATOR}),
     A.REDRAW_REQUEST: frozenset({Role.COORDINATOR}),
-    A.REDRAW_APPROVE: frozenset({Role.COORDINATOR}),
-    A.REDRAW_REJECT: frozenset({Role.COORDINATOR}),
+    # The legal-review role (法制审核) decides redraw requests and does nothing else to a
+    # draw: the second person of the redraw rule.
+    A.REDRAW_APPROVE: frozenset({Role.LEGAL}),
+    A.REDRAW_REJECT: frozenset({Role.LEGAL}),
     # schedules (the missed-visit job re-plans and publishes on its own)
     A.SCHEDULE_GENERATE: frozenset({Role.COORDINATOR, SYSTEM}),
     A.SCHEDULE_PUBLISH: frozenset({Role.COORDINATOR, SYSTEM}),

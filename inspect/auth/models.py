@@ -18,6 +18,9 @@ class Role(StrEnum):
 
     ADMIN = "admin"
     COORDINATOR = "coordinator"
+    # 法制审核: the legal-review office (司法局法制审核科) that approves or rejects redraws;
+    # a second person outside the coordinators who run draws.
+    LEGAL = "legal"
     BUREAU = "bureau"
     INSPECTOR = "inspector"
     ENTERPRISE = "enterprise"
@@ -31,6 +34,7 @@ ROLES: tuple[Role, ...] = tuple(Role)
 ROLE_NAMES: dict[str, str] = {
     Role.ADMIN: "系统管理员",
     Role.COORDINATOR: "协调监督人员",
+    Role.LEGAL: "法制审核人员",
     Role.BUREAU: "执法部门",
     Role.INSPECTOR: "执法人员",
     Role.ENTERPRISE: "企业",
@@ -54,7 +58,7 @@ class User(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "role IN ('admin', 'coordinator', 'bureau', 'inspector', 'enterprise')",
+            "role IN ('admin', 'coordinator', 'legal', 'bureau', 'inspector', 'enterprise')",
             name="role_known",
         ),
         CheckConstraint("role <> 'bureau' OR department_id IS NOT NULL", name="bureau_has_dept"),

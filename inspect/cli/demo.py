@@ -81,10 +81,8 @@ def init_demo(
     return counts
 
 
-def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
+def run_full_demo(*, time_limit: float, workers: int) -> None:
     """Plans, draws and the merged schedule on the demo registry; print where to look."""
-    import hashlib
-
     from checkonce.calendar import WorkCalendar
     from checkonce.cli import console
     from checkonce.config import get_settings
@@ -96,8 +94,7 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
     out = (settings.output_dir / "demo").resolve()
     policy = load_policy(settings.jurisdiction_dir / "policy.toml")
     calendar = WorkCalendar(settings.jurisdiction_dir / "calendar")
-    # The inspector draw is keyed by a seed derived from the demo seed, recorded in the instance.
-    draw_seed = hashlib.sha256(f"checkonce-demo-inspectors:{seed}".encode()).hexdigest()
+    # The inspector-ranking key is derived from the period's published draws, as always.
     engine = make_engine(settings.database_url)
     with console.status("计划、校验、双随机抽取、合并排程……"), session_scope(engine) as session:
         run = run_demo(
@@ -106,7 +103,6 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
             policy=policy,
             calendar=calendar,
             out=out,
-            seed=draw_seed,
             time_limit=time_limit,
             workers=workers,
             secret_key=settings.secret_key,
@@ -122,7 +118,10 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
         for line in findings:
             console.print(f"  {line}", highlight=False)
     console.print(f"各部门 {PERIOD} 检查计划：{run.metrics['plans']} 份已审核通过")
-    console.print(f"部门联合双随机抽取：{len(run.draws)} 次，公开数据均已独立复核一致")
+    console.print(
+        f"部门联合双随机抽取：{len(run.draws)} 次，公开数据均已按发起时的承诺摘要独立复核一致"
+        "（随机源：2024-12-31 上证综指收盘 3351.76，演示按记录的时间进行）"
+    )
 
     m = run.metrics
     from checkonce.visits.comparison import comparison_rows
@@ -158,7 +157,8 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
     console.print("复核命令：")
     console.print(f"  checkonce verify {run.files['instance']} {run.files['schedule']}")
     if first_draw:
-        console.print(f"  checkonce draw verify --file {first_draw}")
+        recorded = run.draws[0]["commitment"]
+        console.print(f"  checkonce draw verify --file {first_draw} --commitment {recorded}")
     console.print("  checkonce login   （账号 coordinator，密码见下）")
     console.print("  checkonce plans list")
     console.print("  checkonce schedule list")
@@ -180,6 +180,7 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
         pages = {
             "admin": "/coordinator",
             "coordinator": "/coordinator",
+            "legal": "/legal/redraws",
             "bureau": "/bureau/tasks",
             "inspector": f"/inspector?day={run.links['route_day']}",
             "enterprise": "/enterprise/history",
@@ -226,7 +227,7 @@ def register(app: typer.Typer) -> None:
         init_demo(
             enterprises=enterprises, inspectors=None, seed=seed, as_of=as_of_day(), reset=True
         )
-        run_full_demo(seed=seed, time_limit=time_limit, workers=workers)
+        run_full_demo(time_limit=time_limit, workers=workers)
 
     @demo_app.command("init")
     def init(

@@ -42,6 +42,13 @@ def _metrics_table(metrics: dict):
     return table
 
 
+KEY_SOURCE_NAMES = {
+    "draws": "由本期已公开的抽取结果推导",
+    "experiment": "试验：由 --seed 指定，不能发布",
+    "legacy": "推导制度实施前生成",
+}
+
+
 def register(app: typer.Typer) -> None:
     schedule_app = typer.Typer(
         help="合并排程（综合查一次）：生成、发布、查看排程版本。", no_args_is_help=True
@@ -50,7 +57,12 @@ def register(app: typer.Typer) -> None:
     @schedule_app.command("generate")
     def generate(
         period: str = typer.Option(..., "--period", "-p", help="期间：2027、2027Q1 或 2027-03"),
-        seed: str = typer.Option(None, "--seed", help="十六进制种子（不填则随机生成并记录）"),
+        seed: str = typer.Option(
+            None,
+            "--seed",
+            help="仅供试验：指定执法人员排序密钥（十六进制）；这样生成的版本不能发布。"
+            "不填则由本期已公开的抽取结果推导并记录",
+        ),
         time_limit: float = typer.Option(60.0, "--time-limit", help="求解时限（秒）"),
         workers: int = typer.Option(1, "--workers", help="求解线程数；需要可复现时用 1"),
         replan: bool = typer.Option(
@@ -115,6 +127,7 @@ def register(app: typer.Typer) -> None:
             violations = version.violations
             report = version.verifier_report or {}
             seed_used = version.seed
+            seed_source, seed_draws = version.seed_source, list(version.seed_draws or [])
             period_name = version.period
             warning = provisional_calendar_warning(version.provisional_years)
         console.print(_metrics_table(metrics))
@@ -128,7 +141,16 @@ def register(app: typer.Typer) -> None:
                 console.print(f"  [{item['rule']}] {item['message']}", highlight=False)
         else:
             console.print("独立校验通过：没有违反任何硬约束。")
-        console.print(f"种子：{seed_used}", highlight=False)
+        if seed_source == "experiment":
+            console.print(
+                f"[bold yellow]排序密钥由 --seed 指定：{seed_used}。这是试验版本，不能发布。[/bold yellow]",
+                highlight=False,
+            )
+        else:
+            console.print(
+                f"执法人员排序密钥：{seed_used}（由本期已公开的 {len(seed_draws)} 次抽取的最终种子推导）",
+                highlight=False,
+            )
         console.print(
             f"已生成排程 {period_name} 第 {number} 版（草稿），版本编号 {version_id}；"
             f"发布：checkonce schedule publish {version_id}",
@@ -151,6 +173,35 @@ def register(app: typer.Typer) -> None:
         console.print(text, highlight=False)
         if warning:
             console.print(f"[yellow]注意：{warning}[/yellow]", highlight=False)
+
+    @schedule_app.command("verify")
+    def verify_version(
+        schedule_id: int = typer.Argument(..., help="排程版本编号"),
+        user: UserOption = None,
+    ) -> None:
+        """核对排程版本：独立校验结果，以及执法人员排序密钥是否由本期已公开的抽取结果推导
+        （按所依据抽取的最终种子重算）。不一致时退出码为 1。"""
+        from checkonce.auth import access
+        from checkonce.cli import console
+        from checkonce.visits.service import check_version_key, get_schedule
+
+        with acting_session(user) as (session, actor):
+            access.require_role(actor, access.OVERSEERS, "查看排程版本")
+            version = get_schedule(db_session=session, schedule_id=schedule_id)
+            problems = check_version_key(db_session=session, version=version)
+            if version.violations:
+                problems.append(f"独立校验发现 {version.violations} 处违反硬约束")
+            draws = list(version.seed_draws or [])
+            name = f"排程 {version.period} 第 {version.version} 版（编号 {version.id}）"
+        if problems:
+            for problem in problems:
+                console.print(f"✗ {problem}", highlight=False)
+            raise typer.Exit(1)
+        console.print(
+            f"✓ {name}：没有违反硬约束；排序密钥与按抽取 {'、'.join(map(str, draws)) or '（本期无抽取）'} "
+            "的最终种子重算的结果一致",
+            highlight=False,
+        )
 
     @schedule_app.command("list")
     def list_(
@@ -210,7 +261,7 @@ def register(app: typer.Typer) -> None:
             console.print(
                 f"排程 {version.period} 第 {version.version} 版（编号 {version.id}），"
                 f"{SCHEDULE_STATE_NAMES[version.state]}；生成人 {version.created_by}，"
-                f"种子 {version.seed}",
+                f"排序密钥 {version.seed}（{KEY_SOURCE_NAMES[version.seed_source]}）",
                 highlight=False,
             )
             console.print(_metrics_table(version.metrics or {}))

@@ -20,7 +20,9 @@ def register(app: typer.Typer) -> None:
     @users_app.command("create")
     def create(
         username: str = typer.Option(..., help="登录名"),
-        role: str = typer.Option(..., help="admin / coordinator / bureau / inspector / enterprise"),
+        role: str = typer.Option(
+            ..., help="admin / coordinator / legal（法制审核）/ bureau / inspector / enterprise"
+        ),
         display_name: str = typer.Option("", help="显示名称"),
         department: str | None = typer.Option(None, help="执法部门账号所属部门代码"),
         inspector: str | None = typer.Option(None, help="执法人员账号对应的工号"),

@@ -35,10 +35,13 @@ def describe_scope(scope: dict[str, Any] | None) -> str:
     return "；".join(parts) if parts else "全部企业"
 
 
-def scope_statement(scope: dict[str, Any] | None):
-    """A select() of the active enterprises in scope."""
+def scope_statement(scope: dict[str, Any] | None, *, include_inactive: bool = False):
+    """A select() of the active enterprises in scope (with the inactive ones too when asked:
+    a draw lists them among its exclusions)."""
     scope = normalize_scope(scope)
-    stmt = select(Enterprise).where(Enterprise.active.is_(True))
+    stmt = select(Enterprise)
+    if not include_inactive:
+        stmt = stmt.where(Enterprise.active.is_(True))
     if scope["industries"]:
         stmt = stmt.where(Enterprise.industry_code.in_(scope["industries"]))
     if scope["districts"]:
@@ -53,9 +56,14 @@ def scope_statement(scope: dict[str, Any] | None):
     return stmt
 
 
-def enterprises_in_scope(session: Session, scope: dict[str, Any] | None) -> list[Enterprise]:
-    """The active enterprises a scope covers, by credit code."""
-    stmt = scope_statement(scope).order_by(Enterprise.credit_code)
+def enterprises_in_scope(
+    session: Session, scope: dict[str, Any] | None, *, include_inactive: bool = False
+) -> list[Enterprise]:
+    """The active enterprises a scope covers (and the inactive ones when asked), by credit
+    code."""
+    stmt = scope_statement(scope, include_inactive=include_inactive).order_by(
+        Enterprise.credit_code
+    )
     return list(session.scalars(stmt))
 
 

@@ -40,6 +40,35 @@ def population_sha256(credit_codes: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(credit_codes)).encode("utf-8")).hexdigest()
 
 
+def beacon_message(source: str, day: str, value: str) -> bytes:
+    """The beacon's bytes as they enter the final seed: UTF-8 of "source|YYYY-MM-DD|value",
+    the value written with exactly the source's decimal places (e.g. "3352.10")."""
+    return f"{source}|{day}|{value}".encode()
+
+
+def final_seed(secret_hex: str, beacon: bytes) -> str:
+    """SHA-256(secret seed bytes ‖ beacon bytes), hex: the key of the ranking. Nobody knew
+    the beacon at commit time, so nobody (the secret's holder included) knew this then."""
+    return hashlib.sha256(seed_bytes(secret_hex) + beacon).hexdigest()
+
+
+def population_document(included: Iterable[str], excluded: Iterable[tuple[str, str]]) -> bytes:
+    """What a ceremony draw's population hash covers: canonical JSON of
+    {"excluded": [[credit code, reason], …] sorted by code, "included": sorted codes}.
+    The exclusions and their reasons are inside the hash, so none can be added, dropped or
+    reworded after the commitment."""
+    return canonical_json(
+        {"excluded": sorted([list(pair) for pair in excluded]), "included": sorted(included)}
+    )
+
+
+def population_sha256_with_exclusions(
+    included: Iterable[str], excluded: Iterable[tuple[str, str]]
+) -> str:
+    """SHA-256 of `population_document`, hex."""
+    return hashlib.sha256(population_document(included, excluded)).hexdigest()
+
+
 def rank_key(seed_hex: str, credit_code: str) -> str:
     """HMAC-SHA256 keyed by the seed over the credit code, hex: the enterprise's lot."""
     return hmac.new(seed_bytes(seed_hex), credit_code.encode("utf-8"), hashlib.sha256).hexdigest()

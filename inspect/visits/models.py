@@ -33,6 +33,7 @@ from checkonce.plans.models import InspectionTask
 from checkonce.registry.models import Department, Enterprise, Inspector
 
 SCHEDULE_STATES = ("draft", "published", "superseded", "discarded")
+SEED_SOURCES = ("draws", "experiment", "legacy")
 VISIT_STATES = ("scheduled", "checked_in", "completed", "missed", "cancelled")
 JOB_STATES = ("queued", "running", "done", "failed")
 
@@ -46,7 +47,12 @@ class ScheduleVersion(Base):
     period: Mapped[str] = mapped_column(String(8), index=True)
     version: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(12), default="draft")
+    # The inspector-ranking key: derived from the period's published draws ("draws", with
+    # their ids in seed_draws), or given by hand for an experiment ("experiment", never
+    # publishable); "legacy" for versions made before the key was derived.
     seed: Mapped[str] = mapped_column(String(64))
+    seed_source: Mapped[str] = mapped_column(String(12), default="legacy", server_default="legacy")
+    seed_draws: Mapped[list[int]] = mapped_column(JSON, default=list, server_default="[]")
     instance_name: Mapped[str] = mapped_column(String(120), default="")
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     verifier_report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -76,6 +82,11 @@ class ScheduleVersion(Base):
         UniqueConstraint("period", "version"),
         CheckConstraint(one_of("state", SCHEDULE_STATES), name="state_known"),
         CheckConstraint("violations >= 0", name="violations_nonnegative"),
+        CheckConstraint(one_of("seed_source", SEED_SOURCES), name="seed_source_known"),
+        # An experiment's hand-chosen key would choose who inspects: never in force.
+        CheckConstraint(
+            "state <> 'published' OR seed_source <> 'experiment'", name="published_key_derived"
+        ),
         # A version with verifier violations is a bug and can never be in force.
         CheckConstraint("state <> 'published' OR violations = 0", name="published_is_clean"),
         Index(

@@ -10,7 +10,6 @@ a second run the same evening finds nothing left to do.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 from collections import defaultdict
 from typing import Any
@@ -29,12 +28,6 @@ from checkonce.visits.models import ScheduleVersion, Visit, VisitInspector, Visi
 from checkonce.visits.notice import notice_date, visible_until
 
 log = logging.getLogger("checkonce.visits.scheduled")
-
-
-def _replan_seed(period: str, today: dt.date, base_id: int) -> str:
-    """A re-plan's seed, derived from what triggered it: the same sweep re-run on the same
-    day and version reproduces the same schedule, and the seed is recorded on the version."""
-    return hashlib.sha256(f"missed-sweep:{period}:{today}:{base_id}".encode()).hexdigest()
 
 
 @scheduled_job(
@@ -95,7 +88,7 @@ def missed_visit_sweep(ctx: JobContext) -> dict[str, Any]:
                 db_session=s,
                 period=period,
                 actor=ctx.actor,
-                seed=_replan_seed(period, ctx.today, base.id),
+                seed=None,  # the period's key, from its published draws
                 replan=True,
                 today=ctx.today,
                 policy=ctx.policy,
@@ -127,11 +120,6 @@ def missed_visit_sweep(ctx: JobContext) -> dict[str, Any]:
         "new_visits": moved,
         "unscheduled_tasks": left_out,
     }
-
-
-def _calendar_seed(period: str, today: dt.date, base_id: int) -> str:
-    """A calendar re-plan's seed, derived from what triggered it (like `_replan_seed`)."""
-    return hashlib.sha256(f"calendar-recheck:{period}:{today}:{base_id}".encode()).hexdigest()
 
 
 def visits_on_non_workdays(
@@ -194,13 +182,13 @@ def calendar_recheck(ctx: JobContext) -> dict[str, Any]:
         codes = [f"{version.period} {v.code} {v.day.isoformat()}" for v in off]
         listed.extend(codes)
         log.warning("published visits on non-workdays: %s", ", ".join(codes))
-        period, base_id = version.period, version.id
+        period = version.period
         try:
             prep = service.prepare_generation(
                 db_session=s,
                 period=period,
                 actor=ctx.actor,
-                seed=_calendar_seed(period, ctx.today, base_id),
+                seed=None,  # the period's key, from its published draws
                 replan=True,
                 today=ctx.today,
                 policy=ctx.policy,

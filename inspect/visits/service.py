@@ -257,6 +257,10 @@ class Preparation:
     # Re-plan: tasks whose window ended before `free_from` (left out with that reason).
     closed: list[Task] = field(default_factory=list)
     base_id: int | None = None
+    # "draws": the key derived from the period's published draws (their ids in seed_draws);
+    # "experiment": a hand-given --seed, whose version can never be published.
+    seed_source: str = "draws"
+    seed_draws: list[int] = field(default_factory=list)
     frozen: list[FrozenVisit] = field(default_factory=list)
     free_from: dt.date | None = None  # re-plan: first day new visits may use
     next_code: int = 1
@@ -412,13 +416,24 @@ def prepare_generation(
     policy: Policy | None = None,
     calendar: WorkCalendar | None = None,
 ) -> Preparation:
-    """Read the period's tasks, registry, history and (re-plan) frozen visits."""
+    """Read the period's tasks, registry, history and (re-plan) frozen visits.
+
+    The inspector-ranking key (the instance's `seed`) is derived from the period's published
+    draws unless `seed` is given, which makes an experiment that can never be published."""
+    from checkonce.sampling.service import team_key_for_period
+
     policy = policy or jurisdiction_policy()
     calendar = calendar or WorkCalendar.from_settings()
     period = normalize_period(period)
-    seed = check_seed(seed)
     access.require(actor, AuditAction.SCHEDULE_GENERATE)
     start, end = parse_period(period)
+    if seed is None:
+        seed, sources = team_key_for_period(
+            db_session=db_session, period=period, start=start, end=end
+        )
+        seed_source, seed_draws = "draws", [s["draw"] for s in sources]
+    else:
+        seed, seed_source, seed_draws = check_seed(seed), "experiment", []
 
     base = published_schedule(db_session=db_session, period=period)
     frozen: list[FrozenVisit] = []
@@ -496,6 +511,8 @@ def prepare_generation(
         task_ids=task_ids,
         closed=closed,
         base_id=base.id if replan and base is not None else None,
+        seed_source=seed_source,
+        seed_draws=seed_draws,
         frozen=frozen,
         free_from=free_from,
         next_code=next_code,
@@ -746,6 +763,8 @@ def store_generation(
         version=number,
         state="draft",
         seed=prep.seed,
+        seed_source=prep.seed_source,
+        seed_draws=list(prep.seed_draws),
         instance_name=full.name[:120],
         metrics=outcome.metrics,
         verifier_report=outcome.report,
@@ -951,6 +970,9 @@ def publish_schedule(*, db_session: Session, schedule_id: int, actor: Actor) -> 
             f"排程版本 {schedule_id} 有 {version.violations} 处违反硬约束，不能发布",
             code="schedule_has_violations",
         )
+    key_problems = check_version_key(db_session=db_session, version=version)
+    if key_problems:
+        raise Conflict("；".join(key_problems), code="schedule_key_not_derived")
     try:
         with db_session.begin_nested():
             current = db_session.scalars(
@@ -980,6 +1002,30 @@ def publish_schedule(*, db_session: Session, schedule_id: int, actor: Actor) -> 
         raise Conflict(f"期间 {version.period} 的排程正被同时发布，请刷新后重试") from exc
     log.info("schedule %s v%s published by %s", version.period, version.version, actor.label)
     return version
+
+
+def check_version_key(*, db_session: Session, version: ScheduleVersion) -> list[str]:
+    """Why a version's inspector-ranking key cannot stand (Chinese), or nothing: it must be
+    the key recomputed from the period's published draws it names."""
+    from checkonce.sampling.service import check_team_key
+
+    name = f"排程版本 {version.id}（{version.period} 第 {version.version} 版）"
+    if version.seed_source == "experiment":
+        return [
+            f"{name}是用指定种子（--seed）生成的试验版本，不能发布：执法人员的排序密钥"
+            "须由本期已公开的抽取结果推导。请不指定种子重新生成"
+        ]
+    if version.seed_source != "draws":
+        return [f"{name}生成于排序密钥由抽取结果推导之前，不能发布：请重新生成"]
+    return [
+        f"{name}：{problem}"
+        for problem in check_team_key(
+            db_session=db_session,
+            period=version.period,
+            key=version.seed,
+            draw_ids=list(version.seed_draws or []),
+        )
+    ]
 
 
 # ---------------------------------------------------------------------------- visit details

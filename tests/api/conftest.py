@@ -52,6 +52,9 @@ def users(db_session) -> dict:
             password=PASSWORD,
             role="coordinator",
         ),
+        "legal": create_user(
+            db_session=db_session, actor=f.SETUP, username="legal1", password=PASSWORD, role="legal"
+        ),
         "bureau": create_user(
             db_session=db_session,
             actor=f.SETUP,

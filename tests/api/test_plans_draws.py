@@ -3,10 +3,15 @@ coordinator approves and draws, the public sees only what is published."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 
 from checkonce.plans.models import Plan
+from checkonce.sampling import service as draws
+from checkonce.sampling.verify import verify_published
 from tests import factories as f
+from tests.sampling.ceremony import BOSS
 
 WINDOW = ["2026-03-02", "2026-03-31"]
 
@@ -107,20 +112,52 @@ def test_plan_lifecycle_draw_and_public_verification(client, headers, db_session
     )
     assert draw.status_code == 201, draw.text
     draw_id = draw.json()["id"]
+    # the commitment is public at once, on the public list and in the draw's public data
+    listed = client.get("/api/v1/public/draws").json()["items"]
+    assert [(d["id"], d["state"], d["seed"]) for d in listed] == [(draw_id, "committed", None)]
     public = client.get(f"/api/v1/public/draws/{draw_id}").json()
     assert public["commitment"]["seed_sha256"] == draw.json()["seed_sha256"]
+    assert public["commitment_sha256"] == listed[0]["commitment_sha256"]
     assert "seed" not in public and "seed" not in public["commitment"]  # not before the run
-    for step in ("run", "reveal"):
-        assert (
-            client.post(
-                f"/api/v1/draws/{draw_id}/{step}", headers=headers["coordinator"]
-            ).status_code
-            == 200
-        )
+    beacon_day = public["commitment"]["beacon"]["date"]
+    assert beacon_day > dt.date.today().isoformat()
+    # nothing runs before the beacon day, nor without the beacon
+    early = client.post(f"/api/v1/draws/{draw_id}/run", headers=headers["coordinator"])
+    assert early.status_code == 409 and "随机源日" in early.json()["error"]["message"]
+    beacon = client.post(
+        f"/api/v1/draws/{draw_id}/beacon", json={"value": "3352.10"}, headers=headers["coordinator"]
+    )
+    assert beacon.status_code == 409 and "之后录入" in beacon.json()["error"]["message"]
     assert client.get(f"/api/v1/public/draws/{draw_id}/verify").status_code == 404
-    client.post(f"/api/v1/draws/{draw_id}/publish", headers=headers["coordinator"])
-    verified = client.get(f"/api/v1/public/draws/{draw_id}/verify").json()
-    assert verified["ok"] and verified["problems"] == []
+
+    # a redraw: requested by the coordinator, decided by the legal reviewer only
+    request = client.post(
+        f"/api/v1/draws/{draw_id}/redraw",
+        json={"reason": "抽查范围有误"},
+        headers=headers["coordinator"],
+    )
+    assert request.status_code == 201, request.text
+    request_id = request.json()["id"]
+    for who in ("coordinator", "admin", "bureau"):
+        refused = client.post(
+            f"/api/v1/redraw-requests/{request_id}/approve",
+            json={"note": "同意"},
+            headers=headers[who],
+        )
+        assert refused.status_code == 403
+    new = client.post(
+        f"/api/v1/redraw-requests/{request_id}/approve",
+        json={"note": "经核实同意"},
+        headers=headers["legal"],
+    )
+    assert new.status_code == 201, new.text
+    assert new.json()["supersedes_id"] == draw_id and new.json()["redraw_reason"] == "抽查范围有误"
+    old = client.get(f"/api/v1/public/draws/{draw_id}").json()
+    assert old["state"] == "abandoned" and len(old["seed"]) == 64
+    assert old["redraws"]["count_by_plan_task"] == {str(task_id): 1}
+    assert client.get(f"/api/v1/public/draws/{draw_id}/verify").json()["ok"]
+    states = {d["id"]: d["state"] for d in client.get("/api/v1/public/draws").json()["items"]}
+    assert states == {draw_id: "abandoned", new.json()["id"]: "committed"}
 
     published = client.post(
         f"/api/v1/plans/{plan['id']}/publish", json={}, headers=headers["coordinator"]
@@ -159,3 +196,35 @@ def test_a_public_plan_names_no_enterprise_and_no_complaint(client, db_session, 
     assert [t["enterprise_count"] for t in public["task_list"]] == [1, 1]
     assert all(t["trigger_reason"] is None for t in public["task_list"])
     assert target.credit_code not in str(public) and complained.credit_code not in str(public)
+
+
+def test_a_draw_runs_over_the_api_after_its_beacon_day(client, headers, db_session):
+    for _ in range(6):
+        f.enterprise(db_session, risk_class="B")
+    plan = f.plan(db_session, [f.random_task(strata={"B": {"count": 2}})], state="approved")
+    # committed on Monday 2 November 2026 (Xi'an): its beacon day, Tuesday the 3rd, is past
+    draw = draws.commit_draw(
+        db_session=db_session,
+        plan_task_ids=[plan.tasks[0].id],
+        actor=BOSS,
+        now=dt.datetime(2026, 11, 2, 2, 0, tzinfo=dt.UTC),
+    )
+    assert draw.beacon_date == dt.date(2026, 11, 3)
+    recorded = draw.commitment_sha256
+    bad = client.post(
+        f"/api/v1/draws/{draw.id}/beacon", json={"value": "三千"}, headers=headers["coordinator"]
+    )
+    assert bad.status_code == 400 and "不是数字" in bad.json()["error"]["message"]
+    beacon = client.post(
+        f"/api/v1/draws/{draw.id}/beacon", json={"value": "3976.52"}, headers=headers["coordinator"]
+    )
+    assert beacon.status_code == 200 and beacon.json()["beacon_value"] == "3976.52"
+    ran = client.post(f"/api/v1/draws/{draw.id}/run", headers=headers["coordinator"]).json()
+    assert ran["state"] == "revealed" and ran["selected"] == 2 and len(ran["seed"]) == 64
+    public = client.get(f"/api/v1/public/draws/{draw.id}").json()
+    assert public["beacon"]["value"] == "3976.52" and public["final_seed"] == ran["final_seed"]
+    assert public["excluded"] == [] and public["redraws"]["count_by_plan_task"] == {
+        str(plan.tasks[0].id): 0
+    }
+    assert verify_published(public, commitment=recorded).ok
+    assert client.get(f"/api/v1/public/draws/{draw.id}/verify").json()["ok"]

@@ -7,7 +7,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-CALLERS = ("coordinator", "admin", "bureau", "inspector", "enterprise", "anonymous")
+CALLERS = ("coordinator", "legal", "admin", "bureau", "inspector", "enterprise", "anonymous")
 EXAMPLES_PER_OPERATION = 10
 
 

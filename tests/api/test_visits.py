@@ -14,7 +14,7 @@ from checkonce.registry.models import Conflict, Enterprise, Inspector
 from checkonce.visits import service
 from checkonce.visits.notice import notice_date
 from tests import factories as f
-from tests.visits.scenario import ACTOR, CALENDAR, POLICY, SEED, WEEKS, build, key_plan
+from tests.visits.scenario import ACTOR, CALENDAR, POLICY, WEEKS, build, key_plan
 
 
 def set_today(app, day: dt.date) -> None:
@@ -47,7 +47,6 @@ def world(db_session, users, app):
         db_session=s,
         period="2027Q1",
         actor=ACTOR,
-        seed=SEED,
         time_limit=5,
         policy=POLICY,
         calendar=CALENDAR,

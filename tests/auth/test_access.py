@@ -23,8 +23,16 @@ ALL_ROLES = [*ROLES, SYSTEM]
 
 
 def test_roles_are_one_str_enum():
-    assert [str(r) for r in Role] == ["admin", "coordinator", "bureau", "inspector", "enterprise"]
+    assert [str(r) for r in Role] == [
+        "admin",
+        "coordinator",
+        "legal",
+        "bureau",
+        "inspector",
+        "enterprise",
+    ]
     assert Role("bureau") == "bureau" and Role.BUREAU.label == "执法部门"
+    assert Role.LEGAL.label == "法制审核人员"
 
 
 def test_every_permission_names_known_roles_and_actions():
@@ -62,6 +70,17 @@ def test_the_matrix_in_words():
         PermissionDenied, match="执法部门账号 张三 无权审核通过计划：仅限协调监督人员"
     ):
         access.require(f.actor("bureau", "张三"), AuditAction.PLAN_APPROVE)
+    # A redraw is decided by the legal reviewer alone (the second person), who does nothing
+    # else to a draw; the coordinators who run draws only ask for one.
+    for action in (AuditAction.REDRAW_APPROVE, AuditAction.REDRAW_REJECT):
+        assert access.roles_for(action) == {"legal"}
+    assert access.may("coordinator", AuditAction.REDRAW_REQUEST)
+    assert not access.may("legal", AuditAction.DRAW_COMMIT)
+    assert not access.may("legal", AuditAction.DRAW_RUN)
+    with pytest.raises(
+        PermissionDenied, match="协调监督人员账号 张三 无权批准重新抽取：仅限法制审核人员"
+    ):
+        access.require(f.coordinator("张三"), AuditAction.REDRAW_APPROVE)
 
 
 def test_owners_are_checked_for_bureaus_inspectors_and_enterprises():

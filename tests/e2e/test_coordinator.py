@@ -186,7 +186,6 @@ def test_plan_upload_approval_schedule_calendar_and_map(
     # --- generates the period's schedule, watching the progress finish, and publishes it
     desktop.goto(f"{live_server}/coordinator/schedules?period={PERIOD}")
     assert desktop.input_value("#generate input[name=period]") == PERIOD
-    desktop.fill("#generate input[name=seed]", "e2e0" * 16)
     desktop.fill("#generate input[name=time_limit]", "20")
     desktop.click("#generate button[type=submit]")
     desktop.wait_for_selector("#job:not([hidden])")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import subprocess
@@ -18,6 +19,9 @@ from checkonce.db import make_engine, session_scope
 from checkonce.migrations import upgrade
 from checkonce.plans.models import Plan, PlanTask
 from checkonce.registry.reference import load_reference
+from checkonce.sampling import service as draws
+from checkonce.sampling.models import Draw
+from checkonce.sampling.selection import commitment_sha256
 from tests import factories as f
 from tests.cli_accounts import cli_env, make_account
 
@@ -36,6 +40,7 @@ def workdir(tmp_path_factory) -> Path:
     engine.dispose()
     make_account(url, "zhangsan", "coordinator")
     make_account(url, "lisi", "bureau", department="SAMR")
+    make_account(url, "wangwu", "legal")
     return path
 
 
@@ -170,11 +175,61 @@ def test_plan_and_draw_end_to_end(workdir):
     )
     assert committed.returncode == 0, committed.stderr
     commitment = json.loads((workdir / "commitment.json").read_text(encoding="utf-8"))
-    assert "seed" not in commitment
+    assert "seed" not in commitment and commitment["commitment_sha256"] in committed.stdout
+    assert commitment["commitment"]["beacon"]["source"] == "sse-composite-close"
     draw_id = str(commitment["draw"])
+    # committed today: neither the beacon nor the run before the beacon day
+    early = run(workdir, "draw", "run", draw_id, user="zhangsan")
+    assert early.returncode == 1 and "随机源日" in early.stderr and "Traceback" not in early.stderr
+    beacon = run(workdir, "draw", "beacon", draw_id, "--value", "3351.76", user="zhangsan")
+    assert beacon.returncode == 1 and "之后录入" in beacon.stderr
+
+    # a redraw: requested, refused to the coordinator, approved by the legal reviewer
+    asked = run(
+        workdir,
+        "draw",
+        "redraw",
+        draw_id,
+        "--reason",
+        "抽查范围有误",
+        user="zhangsan",
+    )
+    assert asked.returncode == 0 and "待法制审核" in asked.stdout, asked.stderr
+    own = run(workdir, "draw", "approve", "1", "--note", "同意", user="zhangsan")
+    assert own.returncode == 1 and "仅限法制审核人员" in own.stderr
+    approved = run(
+        workdir,
+        "draw",
+        "approve",
+        "1",
+        "--note",
+        "核实同意",
+        "--out",
+        "new.json",
+        user="wangwu",
+    )
+    assert approved.returncode == 0, approved.stderr
+    new = json.loads((workdir / "new.json").read_text(encoding="utf-8"))
+    assert new["commitment"]["supersedes"] == int(draw_id)
+    listed = run(workdir, "draw", "list").stdout
+    assert "已作废" in listed and "抽查范围有误" in listed and "legal:wangwu" in listed
+
+    # the new draw, its clock moved back as if its beacon day had passed: committed on
+    # Monday 2 November 2026, beacon Tuesday the 3rd
+    engine = make_engine(f"sqlite:///{workdir / 'cli.db'}")
+    with session_scope(engine) as session:
+        draw = session.get(Draw, new["draw"])
+        draw.committed_at = dt.datetime(2026, 11, 2, 2, 0, tzinfo=dt.UTC)
+        draw.beacon_date = dt.date(2026, 11, 3)
+        session.flush()
+        draw.commitment_sha256 = commitment_sha256(draws.commitment(draw))
+        recorded, draw_id = draw.commitment_sha256, str(draw.id)
+    engine.dispose()
+    entered = run(workdir, "draw", "beacon", draw_id, "--value", "3976.52", user="zhangsan")
+    assert entered.returncode == 0 and "3976.52" in entered.stdout, entered.stderr
     ran = run(workdir, "draw", "run", draw_id, user="zhangsan")
     assert ran.returncode == 0 and "B 类 2/10" in ran.stdout and "D 类 3/10" in ran.stdout
-    assert run(workdir, "draw", "reveal", draw_id, user="zhangsan").returncode == 0
+    assert "种子已公开" in ran.stdout
     published = run(
         workdir,
         "draw",
@@ -186,12 +241,16 @@ def test_plan_and_draw_end_to_end(workdir):
     )
     assert published.returncode == 0, published.stderr
     data = json.loads((workdir / "published.json").read_text(encoding="utf-8"))
-    assert data["commitment_sha256"] == commitment["commitment_sha256"]
+    assert data["commitment_sha256"] == recorded
 
-    verified = run(workdir, "draw", "verify", draw_id)
+    verified = run(workdir, "draw", "verify", draw_id, "--commitment", recorded)
     assert verified.returncode == 0 and "验证通过" in verified.stdout
-    from_file = run(workdir, "draw", "verify", "--file", "published.json")
+    from_file = run(workdir, "draw", "verify", "--file", "published.json", "--commitment", recorded)
     assert from_file.returncode == 0 and "验证通过" in from_file.stdout
+    unanchored = run(workdir, "draw", "verify", "--file", "published.json")
+    assert unanchored.returncode == 0 and "未给出 --commitment" in unanchored.stdout
+    other = run(workdir, "draw", "verify", "--file", "published.json", "--commitment", "0" * 64)
+    assert other.returncode == 1 and "承诺摘要不符" in other.stdout
 
     data["strata"][1]["selected"].reverse()
     (workdir / "tampered.json").write_text(json.dumps(data), encoding="utf-8")

@@ -1,8 +1,9 @@
-"""Draws against the database: commit → run → reveal → publish, verification from the
-published JSON alone, exclusions, re-draws and joint draws."""
+"""Draws against the database: commit → beacon → run (revealing the seed) → publish,
+verification from the published JSON alone, exclusions, approved re-draws and joint draws."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -16,8 +17,16 @@ from checkonce.sampling import service as draws
 from checkonce.sampling.models import Draw
 from checkonce.sampling.verify import verify_published
 from tests import factories as f
-
-BOSS = f.coordinator("张三")
+from tests.sampling.ceremony import (
+    AFTER_CLOSE,
+    BOSS,
+    LEGAL,
+    approve,
+    at,
+    commit,
+    full_draw,
+    run,
+)
 
 
 def population(session, sizes=None, **extra):
@@ -38,15 +47,6 @@ def spec(session, dept="SAMR", period="2027Q1", **task):
     return plan.tasks[0]
 
 
-def full_draw(session, task_ids, **kw):
-    draw = draws.commit_draw(
-        db_session=session, plan_task_ids=task_ids, actor=BOSS, policy=f.policy(), **kw
-    )
-    draws.run_draw(db_session=session, draw_id=draw.id, actor=BOSS, policy=f.policy())
-    draws.reveal_draw(db_session=session, draw_id=draw.id, actor=BOSS)
-    return draw, draws.publish_draw(db_session=session, draw_id=draw.id, actor=BOSS)
-
-
 def selected_codes(draw):
     return {m.credit_code for m in draw.members if m.selected}
 
@@ -54,27 +54,36 @@ def selected_codes(draw):
 def test_lifecycle_and_verification_from_json_only(db_session):
     pop = population(db_session)
     task = spec(db_session)
-    draw = draws.commit_draw(
-        db_session=db_session, plan_task_ids=[task.id], actor=BOSS, policy=f.policy()
-    )
+    draw = commit(db_session, [task.id])
     before = draws.publish_draw(db_session=db_session, draw_id=draw.id, actor=BOSS)
     assert draw.state == "committed" and "seed" not in before
-    assert before["commitment"]["seed_sha256"] == selection.seed_sha256(draw.seed)
+    # the secret is sealed at rest: not in clear anywhere before the run
+    assert draw.seed is None and draw.seed_sealed and draw.seed_sha256 not in draw.seed_sealed
     assert before["commitment"]["population_size"] == 32
+    assert before["commitment"]["beacon"] == {
+        "source": "sse-composite-close",
+        "name": "上证综合指数（000001）收盘点位",
+        "date": "2027-01-05",
+    }
     assert not any(m.selected for m in draw.members)
     with pytest.raises(Conflict, match="种子公开后"):
         draws.published_json(draw)
 
-    draws.run_draw(db_session=db_session, draw_id=draw.id, actor=BOSS, policy=f.policy())
+    run(db_session, draw)
     with pytest.raises(Conflict, match="只能执行一次"):
-        draws.run_draw(db_session=db_session, draw_id=draw.id, actor=BOSS)
-    draws.reveal_draw(db_session=db_session, draw_id=draw.id, actor=BOSS)
+        draws.run_draw(db_session=db_session, draw_id=draw.id, actor=BOSS, now=AFTER_CLOSE)
+    # the seed is revealed with the result
+    assert draw.state == "revealed" and selection.seed_sha256(draw.seed) == draw.seed_sha256
+    assert draw.final_seed == selection.final_seed(
+        draw.seed, b"sse-composite-close|2027-01-05|3352.10"
+    )
     final = draws.publish_draw(db_session=db_session, draw_id=draw.id, actor=BOSS)
     assert draw.state == "published" and draw.published_at is not None
     assert (draw.committed_by, draw.drawn_by, draw.revealed_by, draw.published_by) == (
         BOSS.label,
     ) * 4
     assert final["drawn"]["by"] == BOSS.label and final["revealed"]["at"].endswith("Z")
+    assert final["beacon"]["value"] == "3352.10" and final["schema"] == "checkonce.draw/2"
     # what was announced before the draw is exactly what the final publication commits to
     assert final["commitment"] == before["commitment"]
     assert final["commitment_sha256"] == before["commitment_sha256"]
@@ -104,10 +113,17 @@ def test_lifecycle_and_verification_from_json_only(db_session):
     )
     assert len(tasks) == 9
 
-    for path in (("strata", 1, "selected"), ("seed",), ("strata", 0, "population")):
+    for path in (
+        ("strata", 1, "selected"),
+        ("seed",),
+        ("strata", 0, "population"),
+        ("beacon",),
+    ):
         bad = json.loads(json.dumps(final))
         if path == ("seed",):
             bad["seed"] = ("0" if bad["seed"][0] != "0" else "1") + bad["seed"][1:]
+        elif path == ("beacon",):
+            bad["beacon"]["value"] = "3352.11"  # another close: another final seed
         elif path[2] == "selected":
             stratum = bad["strata"][1]
             stratum["selected"][0] = next(
@@ -143,7 +159,7 @@ def test_selection_is_the_keyed_hash_ranking(db_session):
     draw, _ = full_draw(db_session, [spec(db_session).id])
     for stratum in draw.strata:
         codes = [m.credit_code for m in draw.members if m.stratum == stratum["name"]]
-        expected = selection.rank(draw.seed, codes)[: stratum["n"]]
+        expected = selection.rank(draw.final_seed, codes)[: stratum["n"]]
         chosen = sorted(
             (m for m in draw.members if m.selected and m.stratum == stratum["name"]),
             key=lambda m: m.rank,
@@ -158,9 +174,7 @@ def test_already_drawn_for_the_same_item_is_excluded(db_session):
     q2 = spec(
         db_session, period="2027Q2", window=["2027-04-06", "2027-06-30"], strata={"B": {"count": 4}}
     )
-    second = draws.commit_draw(
-        db_session=db_session, plan_task_ids=[q2.id], actor=BOSS, policy=f.policy()
-    )
+    second = commit(db_session, [q2.id])
     excluded = {m.credit_code: m.excluded_reason for m in second.members if m.excluded_reason}
     assert set(excluded) == drawn and all("SAMR-SP-001" in r for r in excluded.values())
     assert second.population_size == 6
@@ -168,11 +182,9 @@ def test_already_drawn_for_the_same_item_is_excluded(db_session):
     other_q = spec(
         db_session, period="2027Q3", window=["2027-07-01", "2027-09-30"], strata={"B": {"count": 4}}
     )
-    open_draw = draws.commit_draw(
-        db_session=db_session,
-        plan_task_ids=[other_q.id],
-        actor=BOSS,
-        policy=f.policy(),
+    open_draw = commit(
+        db_session,
+        [other_q.id],
         exclude_drawn_same_item_year=False,
     )
     assert open_draw.population_size == 10
@@ -180,12 +192,7 @@ def test_already_drawn_for_the_same_item_is_excluded(db_session):
     other_item = spec(
         db_session, period="2027Q4", item="SAMR-SP-002", window=["2027-10-08", "2027-12-31"]
     )
-    assert (
-        draws.commit_draw(
-            db_session=db_session, plan_task_ids=[other_item.id], actor=BOSS, policy=f.policy()
-        ).population_size
-        == 10
-    )
+    assert commit(db_session, [other_item.id]).population_size == 10
 
 
 def test_whitelist_and_class_a_follow_policy(db_session):
@@ -194,15 +201,11 @@ def test_whitelist_and_class_a_follow_policy(db_session):
     # A product-quality item ("other") is a proactive routine check a white-listed
     # enterprise is spared; a food-safety item is one it is not.
     task = spec(db_session, item="SAMR-CP-001")
-    draw = draws.commit_draw(
-        db_session=db_session, plan_task_ids=[task.id], actor=BOSS, policy=f.policy()
-    )
+    draw = commit(db_session, [task.id])
     reasons = {m.credit_code: m.excluded_reason for m in draw.members}
     assert reasons[white.credit_code] == "监管白名单企业" and draw.population_size == 8
     food = spec(db_session, period="2027Q3", window=["2027-07-01", "2027-09-30"])
-    food_draw = draws.commit_draw(
-        db_session=db_session, plan_task_ids=[food.id], actor=BOSS, policy=f.policy()
-    )
+    food_draw = commit(db_session, [food.id])
     assert white.credit_code in {
         m.credit_code for m in food_draw.members if m.excluded_reason is None
     }
@@ -211,13 +214,7 @@ def test_whitelist_and_class_a_follow_policy(db_session):
         update={"sampling": f.policy().sampling.model_copy(update={"class_a_handling": "exempt"})}
     )
     task2 = spec(db_session, period="2027Q2", window=["2027-04-06", "2027-06-30"])
-    draw2 = draws.commit_draw(
-        db_session=db_session,
-        plan_task_ids=[task2.id],
-        actor=BOSS,
-        policy=exempt,
-        exclude_drawn_same_item_year=False,
-    )
+    draw2 = commit(db_session, [task2.id], policy=exempt, exclude_drawn_same_item_year=False)
     # Class A exempt; the white-listed B enterprise stays in this food-safety draw.
     assert draw2.population_size == 5
     excluded = [m for m in draw2.members if m.excluded_reason]
@@ -231,26 +228,21 @@ def test_redraw_is_a_new_draw_with_a_reason(db_session):
     task = spec(db_session, strata={"B": {"count": 5}})
     first, first_json = full_draw(db_session, [task.id])
     with pytest.raises(Conflict, match="重新抽取"):
-        draws.commit_draw(
-            db_session=db_session, plan_task_ids=[task.id], actor=BOSS, policy=f.policy()
-        )
+        commit(db_session, [task.id])
     with pytest.raises(CheckOnceError, match="理由"):
-        draws.redraw(db_session=db_session, draw_id=first.id, reason=" ", actor=BOSS)
-    second = draws.redraw(
-        db_session=db_session,
-        draw_id=first.id,
-        reason="抽取后发现总体漏登 3 家企业",
-        actor=BOSS,
-        policy=f.policy(),
-    )
+        draws.request_redraw(db_session=db_session, draw_id=first.id, reason=" ", actor=BOSS)
+    second = approve(db_session, first, "抽取后发现总体漏登 3 家企业")
     assert second.supersedes_id == first.id and second.redraw_reason.startswith("抽取后")
+    # a new commitment with a new secret and a new beacon day (the next trading day)
+    assert second.seed_sha256 != first.seed_sha256 and second.beacon_date == dt.date(2027, 1, 6)
+    assert first.state == "superseded" and first.end_reason.startswith("抽取后")
     # the first draw's selection does not exclude anyone from its own re-draw
     assert second.population_size == 12
-    draws.run_draw(db_session=db_session, draw_id=second.id, actor=BOSS, policy=f.policy())
     old_tasks = db_session.scalars(
         select(InspectionTask).where(InspectionTask.draw_id == first.id)
     ).all()
     assert old_tasks and not any(t.active for t in old_tasks)
+    run(db_session, second)
     new_tasks = db_session.scalars(
         select(InspectionTask).where(InspectionTask.draw_id == second.id)
     ).all()
@@ -258,40 +250,43 @@ def test_redraw_is_a_new_draw_with_a_reason(db_session):
     # nothing of the first draw was overwritten
     db_session.expire_all()
     again = draws.get_draw(db_session=db_session, draw_id=first.id)
-    assert (
-        draws.published_json(again)["seed"] == first_json["seed"]
-        and verify_published(first_json).ok
-    )
+    republished = draws.published_json(again)
+    assert republished["seed"] == first_json["seed"] and verify_published(republished).ok
+    assert republished["ended"]["state"] == "superseded"
     assert selected_codes(again) == {c for s in first_json["strata"] for c in s["selected"]}
-    with pytest.raises(Conflict, match="已被重新抽取取代"):
-        draws.redraw(db_session=db_session, draw_id=first.id, reason="再来一次", actor=BOSS)
+    with pytest.raises(Conflict, match="不能再申请重新抽取"):
+        draws.request_redraw(db_session=db_session, draw_id=first.id, reason="再来一次", actor=BOSS)
     assert db_session.scalar(select(func.count()).select_from(Draw)) == 2
     # reloaded from the database (PostgreSQL hands back aware times), the commitment is the same
-    reloaded = draws.published_json(again)
-    assert reloaded["commitment_sha256"] == first_json["commitment_sha256"]
-    assert verify_published(reloaded).ok
+    assert republished["commitment_sha256"] == first_json["commitment_sha256"]
 
 
 def test_redraw_of_a_redraw_that_never_ran(db_session):
     population(db_session, {"B": 12})
     task = spec(db_session, strata={"B": {"count": 5}})
     first, _ = full_draw(db_session, [task.id])
-    second = draws.redraw(
-        db_session=db_session, draw_id=first.id, reason="参数有误", actor=BOSS, policy=f.policy()
-    )
-    third = draws.redraw(
-        db_session=db_session,
-        draw_id=second.id,
-        reason="承诺未按时公示",
-        actor=BOSS,
-        policy=f.policy(),
-    )
+    second = approve(db_session, first, "参数有误")
+    third = approve(db_session, second, "承诺未按时公示", now=at(dt.date(2027, 1, 5), 18))
+    # the second never ran: abandoned, its seed public, nothing it would have drawn shown
+    # (its beacon was never entered)
+    assert second.state == "abandoned" and second.seed is not None
+    abandoned = draws.published_json(second)
+    assert verify_published(abandoned).ok and "would_have_selected" not in abandoned["strata"][1]
     assert third.population_size == 12  # the first draw's selection excludes nobody
-    draws.run_draw(db_session=db_session, draw_id=third.id, actor=BOSS, policy=f.policy())
-    with pytest.raises(Conflict, match="已被重新抽取取代"):
-        draws.run_draw(db_session=db_session, draw_id=second.id, actor=BOSS)
+    run(db_session, third)
+    with pytest.raises(Conflict, match="只能执行一次"):
+        draws.run_draw(db_session=db_session, draw_id=second.id, actor=BOSS, now=AFTER_CLOSE)
     active = db_session.scalars(select(InspectionTask).where(InspectionTask.active.is_(True))).all()
     assert {t.draw_id for t in active} == {third.id} and len(active) == 5
+    # the policy's cap (2 redraws per plan task) is reached
+    with pytest.raises(Conflict, match="上限 2 次"):
+        draws.request_redraw(
+            db_session=db_session,
+            draw_id=third.id,
+            reason="再抽一次",
+            actor=BOSS,
+            policy=f.policy(),
+        )
 
 
 def test_joint_draw_gives_each_department_a_task_per_enterprise(db_session):
@@ -318,14 +313,10 @@ def test_joint_draw_needs_the_same_scope_and_distinct_departments(db_session):
     samr = spec(db_session, "SAMR")
     health = spec(db_session, "HEALTH", scope={"industries": ["retail"]})
     with pytest.raises(CheckOnceError, match="抽查范围不一致"):
-        draws.commit_draw(
-            db_session=db_session, plan_task_ids=[samr.id, health.id], actor=BOSS, policy=f.policy()
-        )
+        commit(db_session, [samr.id, health.id])
     samr2 = spec(db_session, "SAMR", period="2027Q2", window=["2027-04-06", "2027-06-30"])
     with pytest.raises(CheckOnceError, match="每个部门只能"):
-        draws.commit_draw(
-            db_session=db_session, plan_task_ids=[samr.id, samr2.id], actor=BOSS, policy=f.policy()
-        )
+        commit(db_session, [samr.id, samr2.id])
 
 
 def test_draws_need_an_approved_random_spec_and_a_coordinator(db_session):
@@ -353,20 +344,17 @@ def test_draws_need_an_approved_random_spec_and_a_coordinator(db_session):
         )
     task = spec(db_session)
     with pytest.raises(PermissionDenied):
-        draws.commit_draw(
-            db_session=db_session,
-            plan_task_ids=[task.id],
-            actor=f.bureau(db_session, "SAMR", "李四"),
-            policy=f.policy(),
-        )
-    draw = draws.commit_draw(
-        db_session=db_session, plan_task_ids=[task.id], actor=BOSS, policy=f.policy()
-    )
+        commit(db_session, [task.id], actor=f.bureau(db_session, "SAMR", "李四"))
+    with pytest.raises(PermissionDenied):
+        commit(db_session, [task.id], actor=LEGAL)
+    draw = commit(db_session, [task.id])
     with pytest.raises(Conflict, match="已抽取的才能公开种子"):
         draws.reveal_draw(db_session=db_session, draw_id=draw.id, actor=BOSS)
+    with pytest.raises(PermissionDenied):
+        run(db_session, draw, actor=LEGAL)
     with pytest.raises(CheckOnceError, match="不存在"):
         draws.get_draw(db_session=db_session, draw_id=10**9)
     with pytest.raises(CheckOnceError, match="不存在"):
         draws.get_draw(db_session=db_session, draw_id=10**30)
     with pytest.raises(CheckOnceError, match="不存在"):
-        draws.commit_draw(db_session=db_session, plan_task_ids=[10**30], actor=BOSS)
+        commit(db_session, [10**30])

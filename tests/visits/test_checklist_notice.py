@@ -13,7 +13,7 @@ from checkonce.visits import service
 from checkonce.visits.checklist import checklist_counts, merged_checklist
 from checkonce.visits.notice import notice_date, visible_to_enterprise, visit_is_announced
 from tests import factories as f
-from tests.visits.scenario import ACTOR, CALENDAR, POLICY, SEED, key_plan
+from tests.visits.scenario import ACTOR, CALENDAR, POLICY, key_plan
 
 D = dt.date.fromisoformat
 
@@ -35,7 +35,6 @@ def test_merged_checklist_lists_shared_entries_once(db_session):
         db_session=s,
         period="2027Q1",
         actor=ACTOR,
-        seed=SEED,
         time_limit=5,
         policy=POLICY,
         calendar=CALENDAR,
@@ -155,7 +154,6 @@ def test_an_unannounced_task_makes_the_joint_visit_unannounced(db_session):
         db_session=s,
         period="2027Q1",
         actor=ACTOR,
-        seed=SEED,
         time_limit=5,
         policy=POLICY,
         calendar=CALENDAR,

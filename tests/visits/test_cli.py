@@ -18,7 +18,7 @@ from checkonce.migrations import upgrade
 from checkonce.registry.reference import load_reference
 from checkonce.visits.models import ScheduleVersion
 from tests.cli_accounts import cli_env, make_account
-from tests.visits.scenario import SEED, build
+from tests.visits.scenario import EXPERIMENT, SEED, build
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +64,31 @@ def versions(workdir: Path) -> list[tuple[int, str]]:
 
 
 def test_generate_publish_list_show(workdir):
-    done = run(
-        workdir, "schedule", "generate", "--period", "2027Q1", "--seed", SEED, "--time-limit", "5"
+    trial = run(
+        workdir,
+        "schedule",
+        "generate",
+        "--period",
+        "2027Q1",
+        "--seed",
+        EXPERIMENT,
+        "--time-limit",
+        "5",
     )
+    assert trial.returncode == 0 and "试验版本，不能发布" in trial.stdout, trial.stderr
+    refused = run(workdir, "schedule", "publish", "1")
+    assert refused.returncode == 1 and "试验版本，不能发布" in refused.stderr
+    assert run(workdir, "schedule", "verify", "1").returncode == 1
+    done = run(workdir, "schedule", "generate", "--period", "2027Q1", "--time-limit", "5")
     assert done.returncode == 0, done.stderr
     assert "独立校验通过" in done.stdout and "入企次数" in done.stdout
-    assert SEED in done.stdout
+    assert SEED in done.stdout and "推导" in done.stdout
     # 2027 is a provisional calendar year: generating on it warns
     assert "2027年的工作日历是暂定的" in "".join(done.stdout.split())
     version_id = int(re.search(r"版本编号 (\d+)", done.stdout).group(1))
-    assert versions(workdir) == [(1, "draft")]
+    assert versions(workdir) == [(1, "draft"), (2, "draft")]
+    checked = run(workdir, "schedule", "verify", str(version_id))
+    assert checked.returncode == 0 and "排序密钥" in checked.stdout, checked.stderr
 
     refused = run(workdir, "schedule", "publish", str(version_id), user="samr")
     assert refused.returncode == 1 and "无权发布排程" in refused.stderr
@@ -82,7 +97,7 @@ def test_generate_publish_list_show(workdir):
     assert published.returncode == 0, published.stderr
     assert "已发布" in published.stdout
     assert "工作日历是暂定的" in "".join(published.stdout.split())  # and so does publishing
-    assert versions(workdir) == [(1, "published")]
+    assert versions(workdir) == [(1, "draft"), (2, "published")]
 
     listing = run(workdir, "schedule", "list")
     assert listing.returncode == 0 and "已发布" in listing.stdout and "2027Q1" in listing.stdout
@@ -93,7 +108,7 @@ def test_generate_publish_list_show(workdir):
 
     replan = run(workdir, "schedule", "generate", "--period", "2027Q1", "--replan")
     assert replan.returncode == 0, replan.stderr
-    assert versions(workdir) == [(1, "published"), (2, "draft")]
+    assert versions(workdir) == [(1, "draft"), (2, "published"), (3, "draft")]
     engine = make_engine(f"sqlite:///{workdir / 'cli.db'}")
     with session_scope(engine) as session:
         trail = session.execute(
@@ -103,6 +118,7 @@ def test_generate_publish_list_show(workdir):
         ).all()
     engine.dispose()
     assert [tuple(r) for r in trail] == [
+        ("schedule.generate", "coord", "cli"),
         ("schedule.generate", "coord", "cli"),
         ("schedule.publish", "coord", "cli"),
         ("schedule.generate", "coord", "cli"),

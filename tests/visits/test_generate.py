@@ -6,18 +6,26 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from checkonce.errors import CheckOnceError
+from checkonce.errors import CheckOnceError, Conflict
 from checkonce.plans.models import InspectionTask
 from checkonce.scheduler.model import Instance
 from checkonce.visits import service
 from checkonce.visits.instance import build_instance
 from checkonce.visits.models import ScheduleVersion, Visit
 from tests import factories as f
-from tests.visits.scenario import ACTOR, CALENDAR, POLICY, SEED, WEEKS, build, key_plan
+from tests.visits.scenario import (
+    ACTOR,
+    CALENDAR,
+    EXPERIMENT,
+    POLICY,
+    SEED,
+    WEEKS,
+    build,
+    key_plan,
+)
 
 
 def generate(session, **kwargs):
-    kwargs.setdefault("seed", SEED)
     return service.generate_schedule(
         db_session=session,
         period="2027Q1",
@@ -89,9 +97,19 @@ def test_same_seed_same_schedule_and_fresh_seed_recorded(db_session):
         ]
 
     assert shape(first) == shape(second)
-    fresh = generate(s, seed=None)
-    assert len(fresh.seed) == 64 and int(fresh.seed, 16) >= 0 and fresh.seed != SEED
-    assert fresh.metrics["seed"] == fresh.seed
+    # the key is derived from the period's draws (none here) and recorded
+    assert first.seed == second.seed == SEED and first.seed_source == "draws"
+    assert first.metrics["seed"] == SEED and first.seed_draws == []
+    # a hand-given seed is an experiment: recorded as such, and it can never be published
+    trial = generate(s, seed=EXPERIMENT)
+    assert trial.seed == EXPERIMENT and trial.seed_source == "experiment"
+    with pytest.raises(Conflict, match="试验版本，不能发布"):
+        service.publish_schedule(db_session=s, schedule_id=trial.id, actor=ACTOR)
+    assert trial.state == "draft"
+    # a derived key changed afterwards no longer matches its draws: refused too
+    second.seed = "ab" * 32
+    with pytest.raises(Conflict, match="排序密钥与按所依据抽取的最终种子重算的结果不符"):
+        service.publish_schedule(db_session=s, schedule_id=second.id, actor=ACTOR)
 
 
 @pytest.mark.parametrize("seed", ["xyz", "0" * 65, ""])

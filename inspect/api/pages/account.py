@@ -35,6 +35,7 @@ router = APIRouter(include_in_schema=False)
 LANDING = {
     "admin": "/coordinator",
     "coordinator": "/coordinator",
+    "legal": "/legal/redraws",
     "bureau": "/bureau",
     "inspector": "/inspector",
     "enterprise": "/enterprise",
@@ -90,7 +91,7 @@ def logout() -> Response:
     return response
 
 
-EVERYONE = PageAllow("admin", "coordinator", "bureau", "inspector", "enterprise")
+EVERYONE = PageAllow("admin", "coordinator", "legal", "bureau", "inspector", "enterprise")
 
 
 @router.get("/account", response_class=HTMLResponse)

@@ -366,11 +366,21 @@ def _draws_page(
     total = db.scalar(select(func.count()).select_from(Draw)) or 0
     rows = list(
         db.scalars(
-            select(Draw).order_by(Draw.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+            select(Draw)
+            .options(selectinload(Draw.specs))
+            .order_by(Draw.id.desc())
+            .limit(PAGE_SIZE)
+            .offset((page - 1) * PAGE_SIZE)
         )
     )
+    task_ids = sorted({link.plan_task_id for d in rows for link in d.specs})
+    counts = draws.redraw_counts(db_session=db, plan_task_ids=task_ids)
     context = {
         "draws": rows,
+        "redraw_of": {
+            d.id: max((counts[s.plan_task_id] for s in d.specs), default=0) for d in rows
+        },
+        "requests": draws.list_requests(db_session=db, state="pending"),
         "specs": _drawable_specs(db),
         "error": error,
         "page": page,
@@ -385,14 +395,19 @@ def _draws_page(
     )
 
 
+# The legal reviewers (法制审核) read the draws whose redraws they decide.
+DrawReader = Annotated[Principal, Depends(PageAllow("coordinator", "admin", "legal"))]
+
+
 @router.get("/coordinator/draws", response_class=HTMLResponse)
 def draw_list(
     request: Request,
     db: SessionDep,
-    principal: Reader,
+    principal: DrawReader,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
-    """The draws and the form to commit a new one over random plan lines."""
+    """The draws (every state) with pending redraw requests, and the form to commit a new
+    one over random plan lines."""
     return _draws_page(request, db, principal, page=page)
 
 
@@ -405,7 +420,7 @@ def draw_commit(
     plan_task: Annotated[list[int] | None, Form()] = None,
     title: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """Commit a draw: its commitment (seed hash, population hash, strata) is fixed first."""
+    """Commit a draw: its commitment is published at once, with its beacon day."""
     try:
         ids = [i for i in (plan_task or []) if 0 < i <= MAX_ID]
         if not ids:
@@ -414,7 +429,10 @@ def draw_commit(
     except CheckOnceError as exc:
         db.rollback()
         return _draws_page(request, db, principal, error=exc.message, status_code=exc.status)
-    return redirect(f"/coordinator/draws/{draw.id}", "抽取承诺已登记：请先公布承诺哈希，再执行抽取")
+    return redirect(
+        f"/coordinator/draws/{draw.id}",
+        "抽取承诺已公布：随机源日当日收盘后录入随机源，即可执行抽取",
+    )
 
 
 def _draw_page(
@@ -434,17 +452,21 @@ def _draw_page(
         # the selection is secret until the draw is published
         chosen = [m.enterprise_id for m in draw.members if m.selected]
         reads.shown(principal, "draw", enterprise_ids=chosen, object_id=draw.id)
-    published = draws.published_json(draw) if draw.state in ("revealed", "published") else None
+    published = draws.published_json(draw) if draw.seed_public else None
     verification = (
         draws.verify_draw(db_session=db, draw_id=draw.id) if published is not None else None
     )
     selected = sum(1 for m in draw.members if m.selected)
+    history = draws.redraw_history(db_session=db, draw=draw)
     context = {
         "draw": draw,
         "commitment_json": json.dumps(draws.publish_commitment(draw), ensure_ascii=False, indent=2),
         "published_json": json.dumps(published, ensure_ascii=False, indent=2) if published else "",
         "verification": verification,
         "selected": selected,
+        "excluded": [m for m in draw.members if m.excluded_reason],
+        "history": history,
+        "pending": next((r for r in history["requests"] if r["state"] == "pending"), None),
         "error": error,
     }
     return render(
@@ -458,15 +480,68 @@ def _draw_page(
 
 @router.get("/coordinator/draws/{draw_id}", response_class=HTMLResponse)
 def draw_detail(
-    request: Request, draw_id: ObjectId, db: SessionDep, principal: Reader, reads: ReadLogDep
+    request: Request, draw_id: ObjectId, db: SessionDep, principal: DrawReader, reads: ReadLogDep
 ) -> HTMLResponse:
-    """A draw: the commitment first, then the selection, the seed, the published JSON and
-    its verification."""
+    """A draw: the commitment and beacon first, then the selection, the seed, the published
+    JSON and its verification, the exclusions and the redraw history."""
     return _draw_page(request, db, principal, draw_id, reads=reads)
 
 
+def _draw_action(request, db, principal, draw_id, action, done) -> Response:
+    try:
+        action()
+    except NotFound:
+        raise
+    except CheckOnceError as exc:
+        db.rollback()
+        return _draw_page(
+            request, db, principal, draw_id, error=exc.message, status_code=exc.status
+        )
+    return redirect(f"/coordinator/draws/{draw_id}", done)
+
+
+@router.post("/coordinator/draws/{draw_id}/beacon", dependencies=[CsrfChecked])
+def draw_beacon(
+    request: Request,
+    draw_id: ObjectId,
+    db: SessionDep,
+    principal: Actor,
+    actor: ActorDep,
+    value: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Enter the beacon's published value (once, on or after its day)."""
+    return _draw_action(
+        request,
+        db,
+        principal,
+        draw_id,
+        lambda: draws.record_beacon(db_session=db, draw_id=draw_id, value=value, actor=actor),
+        "随机源已录入",
+    )
+
+
+@router.post("/coordinator/draws/{draw_id}/redraw", dependencies=[CsrfChecked])
+def draw_redraw(
+    request: Request,
+    draw_id: ObjectId,
+    db: SessionDep,
+    principal: Actor,
+    actor: ActorDep,
+    reason: Note = "",
+) -> Response:
+    """Request a redraw with a reason (a legal reviewer decides)."""
+    return _draw_action(
+        request,
+        db,
+        principal,
+        draw_id,
+        lambda: draws.request_redraw(db_session=db, draw_id=draw_id, reason=reason, actor=actor),
+        "重新抽取申请已提交，待法制审核",
+    )
+
+
 DRAW_STEPS = {
-    "run": (draws.run_draw, "抽取已执行：种子尚未公开"),
+    "run": (draws.run_draw, "抽取已执行，种子已公开"),
     "reveal": (draws.reveal_draw, "种子已公开"),
     "publish": (draws.publish_draw, "抽取结果已公示"),
 }
@@ -481,18 +556,73 @@ def draw_step(
     principal: Actor,
     actor: ActorDep,
 ) -> Response:
-    """Run, reveal or publish a draw (each only in its turn)."""
+    """Run or publish a draw (each only in its turn)."""
     action, done = DRAW_STEPS[step]
+    return _draw_action(
+        request,
+        db,
+        principal,
+        draw_id,
+        lambda: action(db_session=db, draw_id=draw_id, actor=actor),
+        done,
+    )
+
+
+# ------------------------------------------------------------------------------ legal review
+
+LEGAL_READERS = PageAllow("legal", "coordinator", "admin")
+LegalReader = Annotated[Principal, Depends(LEGAL_READERS)]
+LegalActor = Annotated[Principal, Depends(PageAllow("legal"))]
+
+
+def _legal_page(
+    request: Request, db: Session, principal: Principal, *, error: str = "", status_code=200
+) -> HTMLResponse:
+    requests = draws.list_requests(db_session=db)
+    context = {
+        "pending": [r for r in requests if r.state == "pending"],
+        "decided": [r for r in requests if r.state != "pending"][:PAGE_SIZE],
+        "error": error,
+    }
+    return render(
+        request,
+        "pages/coordinator/redraws.html",
+        context,
+        principal=principal,
+        status_code=status_code,
+    )
+
+
+@router.get("/legal/redraws", response_class=HTMLResponse)
+def redraw_requests(request: Request, db: SessionDep, principal: LegalReader) -> HTMLResponse:
+    """Redraw requests (法制审核): pending ones to decide, decided ones for the record."""
+    return _legal_page(request, db, principal)
+
+
+@router.post("/legal/redraws/{request_id}/{decision}", dependencies=[CsrfChecked])
+def redraw_decide(
+    request: Request,
+    request_id: ObjectId,
+    decision: Literal["approve", "reject"],
+    db: SessionDep,
+    principal: LegalActor,
+    actor: ActorDep,
+    note: Note = "",
+) -> Response:
+    """Approve (the old draw ends, a new one is committed) or reject, with a reason."""
     try:
-        action(db_session=db, draw_id=draw_id, actor=actor)
+        if decision == "approve":
+            new = draws.approve_redraw(db_session=db, request_id=request_id, note=note, actor=actor)
+            done = f"已批准：原抽取 {new.supersedes_id} 作废并公开种子，新抽取 {new.id} 已公布承诺"
+        else:
+            draws.reject_redraw(db_session=db, request_id=request_id, note=note, actor=actor)
+            done = "已驳回，原抽取不变"
     except NotFound:
         raise
     except CheckOnceError as exc:
         db.rollback()
-        return _draw_page(
-            request, db, principal, draw_id, error=exc.message, status_code=exc.status
-        )
-    return redirect(f"/coordinator/draws/{draw_id}", done)
+        return _legal_page(request, db, principal, error=exc.message, status_code=exc.status)
+    return redirect("/legal/redraws", done)
 
 
 # ------------------------------------------------------------------------------ schedules

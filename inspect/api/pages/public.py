@@ -97,23 +97,29 @@ def published_plans(
 
 
 def published_draws(db: Session, *, limit: int, offset: int) -> tuple[list[tuple[Draw, int]], int]:
-    """Published draws (newest first) with how many enterprises each selected."""
+    """Every draw (newest first), each public from its commit on with its state (committed,
+    run, published, abandoned, superseded) and reason, with how many enterprises it selected."""
     selected = (
         select(DrawMember.draw_id, func.count().label("n"))
         .where(DrawMember.selected.is_(True))
         .group_by(DrawMember.draw_id)
         .subquery()
     )
-    stmt = (
-        select(Draw, func.coalesce(selected.c.n, 0))
-        .outerjoin(selected, selected.c.draw_id == Draw.id)
-        .where(Draw.state == "published")
+    stmt = select(Draw, func.coalesce(selected.c.n, 0)).outerjoin(
+        selected, selected.c.draw_id == Draw.id
     )
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.execute(
-        stmt.order_by(Draw.published_at.desc(), Draw.id.desc()).limit(limit).offset(offset)
-    ).all()
+    rows = db.execute(stmt.order_by(Draw.id.desc()).limit(limit).offset(offset)).all()
     return [(draw, n) for draw, n in rows], total
+
+
+def _redraw_counts(db: Session, draws: list[Draw]) -> dict[int, int]:
+    """Approved redraws so far of each draw's plan tasks (the most of any of them)."""
+    from checkonce.sampling.service import redraw_counts
+
+    ids = sorted({link.plan_task_id for d in draws for link in d.specs})
+    counts = redraw_counts(db_session=db, plan_task_ids=ids)
+    return {d.id: max((counts[s.plan_task_id] for s in d.specs), default=0) for d in draws}
 
 
 def scope_in_words(db: Session, scope: dict | None) -> str:
@@ -145,6 +151,7 @@ def public_home(request: Request, db: SessionDep) -> HTMLResponse:
         "plans": plans,
         "plan_total": plan_total,
         "draws": draws,
+        "redraw_of": _redraw_counts(db, [d for d, _ in draws]),
         "draw_total": draw_total,
         "results": results,
         "result_total": result_total,
@@ -198,9 +205,14 @@ def public_plan(plan_id: ObjectId, request: Request, db: SessionDep) -> HTMLResp
 
 @router.get("/public/draws", response_class=HTMLResponse, dependencies=[PUBLIC])
 def public_draws(request: Request, db: SessionDep, page: PageNumber = 1) -> HTMLResponse:
-    """Published double-random draws with links to their public JSON and its verification."""
+    """Every double-random draw with its state, reason and redraw count, with links to its
+    public JSON and (once its seed is public) its verification."""
     draws, total = published_draws(db, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
-    context = {"draws": draws, "paging": Pager(page, PER_PAGE, total)}
+    context = {
+        "draws": draws,
+        "redraw_of": _redraw_counts(db, [d for d, _ in draws]),
+        "paging": Pager(page, PER_PAGE, total),
+    }
     return render(request, "pages/public/draws.html", context)
 
 

@@ -47,7 +47,11 @@ PeriodText = Annotated[
 class JobIn(BaseModel):
     period: PeriodText = Field(description="期间：2027、2027Q1 或 2027-03")
     seed: str | None = Field(
-        None, max_length=64, pattern=r"^[0-9a-fA-F]{1,64}$", description="不填则随机生成并记录"
+        None,
+        max_length=64,
+        pattern=r"^[0-9a-fA-F]{1,64}$",
+        description="仅供试验：指定执法人员排序密钥，这样生成的版本不能发布；"
+        "不填则由本期已公开的抽取结果推导",
     )
     time_limit: float = Field(60.0, gt=0, le=3600, description="求解时限（秒）")
     workers: int = Field(1, ge=1, le=8, description="求解线程数；需要可复现时用 1")
@@ -77,6 +81,8 @@ class ScheduleOut(BaseModel):
     state: str
     state_name: str
     seed: str
+    seed_source: str
+    seed_draws: list[int]
     based_on_id: int | None
     violations: int
     visits: int
@@ -147,6 +153,8 @@ def _schedule_out(version: ScheduleVersion, visits: int, unscheduled: int) -> Sc
         state=version.state,
         state_name=service.SCHEDULE_STATE_NAMES[version.state],
         seed=version.seed,
+        seed_source=version.seed_source,
+        seed_draws=list(version.seed_draws or []),
         based_on_id=version.based_on_id,
         violations=version.violations,
         visits=visits,

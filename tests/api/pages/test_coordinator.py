@@ -3,6 +3,7 @@ publication, the calendar and the maps; refused actions change nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -11,11 +12,14 @@ from sqlalchemy import func, select
 from checkonce.api.cookies import CSRF_HEADER
 from checkonce.plans.models import Plan, PlanEvent
 from checkonce.registry.models import Enterprise
-from checkonce.sampling.models import Draw
+from checkonce.sampling import sealing
+from checkonce.sampling import service as draws
+from checkonce.sampling.models import Draw, RedrawRequest
 from checkonce.visits.models import ScheduleVersion
 from tests import factories as f
 from tests.api.pages.conftest import csrf_of
-from tests.visits.scenario import SEED, build
+from tests.sampling.ceremony import BOSS
+from tests.visits.scenario import build
 
 
 @pytest.fixture
@@ -29,7 +33,7 @@ def generate(client, period="2027Q1") -> dict:
     token = csrf_of(client)
     started = client.post(
         "/api/v1/schedules/jobs",
-        json={"period": period, "seed": SEED, "time_limit": 5},
+        json={"period": period, "time_limit": 5},
         headers={CSRF_HEADER: token},
     )
     assert started.status_code == 202, started.text
@@ -249,7 +253,7 @@ def test_plan_pages_of_unknown_plans_and_roles(login, users, db_session):
     assert plan.state == "submitted"
 
 
-def test_draw_commit_run_reveal_publish_and_verify(login, users, db_session):
+def test_draw_commit_beacon_run_publish_and_verify(login, users, db_session):
     for _ in range(6):
         f.enterprise(db_session, risk_class="C")
     plan = f.plan(db_session, [f.random_task(strata={"C": {"count": 2}})], state="approved")
@@ -267,23 +271,85 @@ def test_draw_commit_run_reveal_publish_and_verify(login, users, db_session):
     draw = db_session.scalars(select(Draw).order_by(Draw.id.desc())).first()
     assert committed.headers["location"] == f"/coordinator/draws/{draw.id}"
     first = client.get(f"/coordinator/draws/{draw.id}").text
-    assert draw.commitment_sha256 in first and draw.seed not in first
-    assert "执行抽取" in first
+    secret = sealing.unseal(draw.seed_sealed, draw.seed_sha256)
+    assert draw.commitment_sha256 in first and secret not in first
+    assert str(draw.beacon_date) in first and "录入随机源" in first
+    # the commitment is on the public list at once
+    assert draw.commitment_sha256 in client.get("/public/draws").text
+    # today is not the beacon day: the value is refused and nothing changes
+    early = client.post(
+        f"/coordinator/draws/{draw.id}/beacon", data={"csrf": csrf_of(client), "value": "3352.10"}
+    )
+    assert early.status_code == 409 and "之后录入" in early.text
+    db_session.refresh(draw)
+    assert draw.beacon_value is None
 
-    for step in ("run", "reveal", "publish"):
+    # a draw committed on Monday 2 November 2026: its beacon day has passed
+    old = draws.commit_draw(
+        db_session=db_session,
+        plan_task_ids=[
+            f.plan(db_session, [f.random_task(strata={"C": {"count": 2}})], state="approved")
+            .tasks[0]
+            .id
+        ],
+        actor=BOSS,
+        now=dt.datetime(2026, 11, 2, 2, 0, tzinfo=dt.UTC),
+    )
+    steps = [("beacon", {"value": "3976.52"}), ("run", {}), ("publish", {})]
+    for step, extra in steps:
         response = client.post(
-            f"/coordinator/draws/{draw.id}/{step}",
-            data={"csrf": csrf_of(client)},
+            f"/coordinator/draws/{old.id}/{step}",
+            data={"csrf": csrf_of(client), **extra},
             follow_redirects=False,
         )
         assert response.status_code == 303, (step, response.text[:500])
-    db_session.refresh(draw)
-    assert draw.state == "published"
-    done = client.get(f"/coordinator/draws/{draw.id}").text
-    assert draw.seed in done and "验证通过" in done and 'id="verification"' in done
+    db_session.refresh(old)
+    assert old.state == "published" and old.beacon_value == "3976.52"
+    done = client.get(f"/coordinator/draws/{old.id}").text
+    assert old.seed in done and "验证通过" in done and 'id="verification"' in done
+    assert old.final_seed in done
 
-    again = client.post(f"/coordinator/draws/{draw.id}/run", data={"csrf": csrf_of(client)})
+    again = client.post(f"/coordinator/draws/{old.id}/run", data={"csrf": csrf_of(client)})
     assert again.status_code == 409
+
+
+def test_redraw_request_is_decided_on_the_legal_page(login, users, db_session):
+    for _ in range(4):
+        f.enterprise(db_session, risk_class="C")
+    plan = f.plan(db_session, [f.random_task(strata={"C": {"count": 2}})], state="approved")
+    draw = draws.commit_draw(db_session=db_session, plan_task_ids=[plan.tasks[0].id], actor=BOSS)
+    coordinator = login("coordinator")
+    asked = coordinator.post(
+        f"/coordinator/draws/{draw.id}/redraw",
+        data={"csrf": csrf_of(coordinator), "reason": "系统故障"},
+        follow_redirects=False,
+    )
+    assert asked.status_code == 303
+    request = db_session.scalars(select(RedrawRequest)).one()
+    # the coordinator sees it but cannot decide it
+    assert "系统故障" in coordinator.get("/legal/redraws").text
+    refused = coordinator.post(
+        f"/legal/redraws/{request.id}/approve",
+        data={"csrf": csrf_of(coordinator), "note": "同意"},
+    )
+    assert refused.status_code == 403
+    legal = login("legal")
+    landing = legal.get("/", follow_redirects=False)
+    assert landing.headers["location"] == "/legal/redraws"
+    page = legal.get("/legal/redraws").text
+    assert "系统故障" in page and f"/legal/redraws/{request.id}/approve" in page
+    approved = legal.post(
+        f"/legal/redraws/{request.id}/approve",
+        data={"csrf": csrf_of(legal), "note": "故障记录属实"},
+        follow_redirects=False,
+    )
+    assert approved.status_code == 303, approved.text[:500]
+    db_session.refresh(draw)
+    assert draw.state == "abandoned" and draw.seed
+    shown = legal.get(f"/coordinator/draws/{draw.id}").text
+    assert draw.seed in shown and "故障记录属实" in shown and 'id="redraw-history"' in shown
+    public = legal.get("/public/draws").text
+    assert "已作废（未抽取）" in public and "系统故障" in public
 
 
 def test_draw_commit_without_a_task_changes_nothing(login, users, db_session):

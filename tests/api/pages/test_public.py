@@ -30,11 +30,11 @@ def plans(db_session):
 
 def draw(db_session, state: str, title: str, **overrides) -> Draw:
     firm = f.enterprise(db_session)
+    overrides.setdefault("seed", "a" * 64)
     row = Draw(
         year=2027,
         state=state,
         title=title,
-        seed="a" * 64,
         seed_sha256="b" * 64,
         population_sha256="c" * 64,
         population_size=40,
@@ -86,7 +86,9 @@ def results(db_session, *, publish: bool, name: str):
 def test_public_home_shows_only_what_is_published(login, db_session, plans):
     published, approved, draft = plans
     shown_draw = draw(db_session, "published", "餐饮业双随机抽取")
-    hidden_draw = draw(db_session, "revealed", "尚未公开的抽取")
+    # every draw is public from its commit on, with its state; only the verification of one
+    # whose seed is not yet public is not offered
+    pending_draw = draw(db_session, "committed", "尚未执行的抽取", seed=None, seed_sealed="v1:00")
     results(db_session, publish=True, name="已公开结果的餐馆")
     results(db_session, publish=False, name="未公开结果的餐馆")
     for role in (None, "enterprise", "bureau"):
@@ -96,7 +98,8 @@ def test_public_home_shows_only_what_is_published(login, db_session, plans):
         assert published.title in text and f'href="/public/plans/{published.id}"' in text
         assert approved.title not in text and draft.title not in text
         assert shown_draw.title in text and f"/api/v1/public/draws/{shown_draw.id}/verify" in text
-        assert hidden_draw.title not in text and f"/public/draws/{hidden_draw.id}" not in text
+        assert pending_draw.title in text and "已承诺（未抽取）" in text
+        assert f"/api/v1/public/draws/{pending_draw.id}/verify" not in text
         assert "已公开结果的餐馆" in text and "未公开结果的餐馆" not in text
     assert "http://" not in text.replace("http://www.w3.org", "") and "https://" not in text
 
@@ -147,16 +150,17 @@ def test_results_are_paged_and_filtered(client, db_session):
     assert client.get("/public/results?page=9").status_code == 200  # past the end: empty
 
 
-def test_draws_page_lists_published_draws(client, db_session):
-    shown = draw(db_session, "published", "公开的抽取")
+def test_draws_page_lists_every_draw_with_its_state_and_reason(client, db_session):
+    shown = draw(db_session, "superseded", "被取代的抽取", ended_at=utcnow(), end_reason="总体有误")
     redrawn = draw(
         db_session, "published", "重新抽取的", supersedes_id=shown.id, redraw_reason="总体有误"
     )
-    draw(db_session, "committed", "只公布了承诺的抽取")
+    committed = draw(db_session, "committed", "只公布了承诺的抽取", seed=None, seed_sealed="v1:00")
     page = client.get("/public/draws")
     assert page.status_code == 200
     assert shown.title in page.text and redrawn.title in page.text and "总体有误" in page.text
-    assert "只公布了承诺的抽取" not in page.text
+    assert "已被重新抽取取代" in page.text and "作废原因：总体有误" in page.text
+    assert "只公布了承诺的抽取" in page.text and committed.commitment_sha256 in page.text
     assert shown.seed not in page.text  # the page links to the data, it does not print seeds
 
 
