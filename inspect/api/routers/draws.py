@@ -14,6 +14,7 @@ from checkonce.api.deps import MAX_ID, PUBLIC, Allow, ObjectId, PageDep, Session
 from checkonce.api.schemas import Page
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
+from checkonce.public import public_draw_json
 from checkonce.sampling import service
 from checkonce.sampling.verify import verify_published
 
@@ -123,8 +124,8 @@ def public_draw(draw_id: ObjectId, db: SessionDep) -> dict[str, Any]:
     """抽取的公开数据（无需登录）：执行前只有承诺，公开后为完整结果，可自行复算。"""
     draw = service.get_draw(db_session=db, draw_id=draw_id)
     if draw.state == "published":
-        return service.published_json(draw)
-    return service.publish_commitment(draw)
+        return public_draw_json(service.published_json(draw))
+    return public_draw_json(service.publish_commitment(draw))
 
 
 @router.get("/public/draws/{draw_id}/verify", response_model=VerifyOut, dependencies=[PUBLIC])
@@ -133,5 +134,5 @@ def public_verify(draw_id: ObjectId, db: SessionDep) -> VerifyOut:
     draw = service.get_draw(db_session=db, draw_id=draw_id)
     if draw.state != "published":
         raise NotFound(f"抽取 {draw_id} 尚未公开结果")
-    result = verify_published(service.published_json(draw))
+    result = verify_published(public_draw_json(service.published_json(draw)))
     return VerifyOut(draw=result.draw, ok=result.ok, problems=result.problems)
