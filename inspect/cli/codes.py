@@ -1,5 +1,9 @@
 """`checkonce codes ...`: enterprise QR posters (企业码) and the keys that sign codes
-(rotation, revocation)."""
+(rotation, revocation).
+
+The enterprise code is what an inspector's check-in rests on, so its poster goes only to the
+enterprise itself (its own page) and to administrators: `codes poster` asks for an
+administrator's account and password (`--admin`, `CHECKONCE_PASSWORD` or a prompt)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,16 @@ import typer
 from checkonce.cli.plans import ACTOR_HELP, open_session
 
 BASE_URL_HELP = "二维码指向的网站地址（企业与执法人员的手机能访问的地址）"
+ADMIN_HELP = "管理员账号（只有管理员可以在命令行打印企业码海报）"
+
+
+def check_admin(session, username: str, password: str) -> None:
+    """Refuse unless `username`/`password` log in to an active administrator account."""
+    from checkonce.auth.service import Forbidden, authenticate
+
+    user = authenticate(db_session=session, username=username, password=password, client="cli")
+    if user.role != "admin":
+        raise Forbidden(f"账号 {username} 不是管理员：企业码海报只提供给企业本身和管理员")
 
 
 def register(app: typer.Typer) -> None:
@@ -22,8 +36,12 @@ def register(app: typer.Typer) -> None:
         base_url: str = typer.Option(
             "http://127.0.0.1:8000", "--base-url", envvar="CHECKONCE_PUBLIC_URL", help=BASE_URL_HELP
         ),
+        admin: str = typer.Option(..., "--admin", envvar="CHECKONCE_USER", help=ADMIN_HELP),
+        password: str = typer.Option(
+            ..., "--password", envvar="CHECKONCE_PASSWORD", prompt="管理员密码", hide_input=True
+        ),
     ) -> None:
-        """打印企业码海报（含企业名称与信用代码），张贴在企业入口。"""
+        """打印企业码海报（含企业名称与信用代码），张贴在企业入口（须管理员账号）。"""
         from sqlalchemy import select
 
         from checkonce.cli import console
@@ -39,6 +57,8 @@ def register(app: typer.Typer) -> None:
             )
         if not base_url.startswith(("http://", "https://")):
             raise CheckOnceError(f"网站地址 {base_url} 应以 http:// 或 https:// 开头")
+        with open_session() as session:
+            check_admin(session, admin, password)
         with open_session() as session:
             firm = session.scalars(
                 select(Enterprise).where(Enterprise.credit_code == credit_code.strip().upper())

@@ -21,6 +21,9 @@ from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor, Channel
+from checkonce.audit.service import record
 from checkonce.calendar import WorkCalendar
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict, NotFound
@@ -37,6 +40,7 @@ from checkonce.plans.periods import Period, parse_period
 from checkonce.policy import Policy
 from checkonce.registry.models import CheckItem, Department, Enterprise, Inspector
 from checkonce.visits.models import ScheduleVersion, Visit, VisitInspector, VisitTask
+from checkonce.visits.presence import presence_status
 
 # A visit's results may be recorded once the team has entered (签到, live or back-filled).
 RECORDABLE_STATES = ("checked_in", "completed")
@@ -182,9 +186,15 @@ def record_result(
     data: ResultInput,
     policy: Policy,
     calendar: WorkCalendar,
+    audit_actor: Actor | None = None,
 ) -> TaskResult:
     """Record (revision 1) or correct (revision n + 1, with a reason) a task's result, then
-    complete the visit when every task has one."""
+    complete the visit when every task has one.
+
+    The audit record (RESULT_RECORD) carries the visit's presence: a result recorded on a
+    visit whose enterprise has confirmed no check-in is flagged there ("unconfirmed", or
+    "no_checkin"). `audit_actor` is the authenticated caller; without one (scripts, the demo)
+    the record names the inspector through the system channel."""
     visit = _visit_for_update(db_session, visit_id)
     task = db_session.scalars(
         select(InspectionTask)
@@ -236,6 +246,27 @@ def record_result(
     except IntegrityError as exc:
         raise Conflict(f"任务 {task.id} 的结果正被同时录入，请刷新后重试") from exc
     complete_if_done(db_session, visit)
+    record(
+        db_session,
+        actor=audit_actor
+        or Actor(
+            user_id=None,
+            username=actor,
+            role="inspector",
+            channel=Channel.SYSTEM,
+            inspector_id=inspector_id,
+        ),
+        action=AuditAction.RESULT_RECORD,
+        object_type="task_result",
+        object_id=row.id,
+        enterprise_id=visit.enterprise_id,
+        after={"result": row.result, "revision": row.revision},
+        detail={
+            "visit_id": visit.id,
+            "inspection_task_id": task.id,
+            "presence": presence_status(db_session, visit.id).value,
+        },
+    )
     return row
 
 

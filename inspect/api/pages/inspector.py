@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from checkonce.api.deps import PUBLIC, SessionDep
+from checkonce.api.pages.public import page_actor
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render, session_principal
 from checkonce.api.routers.checkins import checkin_out
 from checkonce.api.routers.codes import public_base_url
@@ -482,6 +483,7 @@ def record_result(
             data=_result_input(form, [line.key for line in task.item.checklist]),
             policy=policy,
             calendar=calendar,
+            audit_actor=page_actor(principal),
         )
     except CheckOnceError as exc:
         db.rollback()

@@ -89,6 +89,10 @@ class CheckinOut(BaseModel):
     outside_geofence: bool
     backfill: bool
     backfill_reason: str | None
+    # The enterprise's confirmation of presence (到场确认): until then the check-in is a claim.
+    confirmed: bool
+    confirmed_at: dt.datetime | None
+    confirm_method: Literal["inspection_code", "visit_page"] | None
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -99,6 +103,10 @@ def checkin_out(row: CheckIn) -> CheckinOut:
     """The answer for a check-in, built from the stored row only (a replay gets the same)."""
     if row.outcome == "planned":
         message = f"签到成功：已匹配计划检查 {row.visit.code if row.visit else ''}".rstrip()
+        if row.confirmed_at is None:
+            message += (
+                "；请企业扫描您的检查码或在其检查页面确认到场，未经企业确认的签到将提示协调部门"
+            )
     else:
         message = "未匹配到您今日的计划检查：已登记为计划外入企，并已向协调部门预警"
     if row.backfill:
@@ -125,6 +133,9 @@ def checkin_out(row: CheckIn) -> CheckinOut:
         outside_geofence=row.outside_geofence,
         backfill=row.backfill,
         backfill_reason=row.backfill_reason,
+        confirmed=row.confirmed_at is not None,
+        confirmed_at=_utc(row.confirmed_at) if row.confirmed_at else None,
+        confirm_method=row.confirm_method,  # type: ignore[arg-type]
     )
 
 
@@ -170,6 +181,7 @@ def list_checkins(
         Literal["planned", "unplanned"] | None, Query(description="计划内/外")
     ] = None,
     flagged: Annotated[bool | None, Query(description="只看补录或超出定位范围的")] = None,
+    confirmed: Annotated[bool | None, Query(description="企业是否已确认到场")] = None,
     day_from: dt.date | None = None,
     day_to: dt.date | None = None,
 ) -> Page[CheckinOut]:
@@ -190,6 +202,10 @@ def list_checkins(
     if flagged is not None:
         is_flagged = CheckIn.backfill | CheckIn.outside_geofence
         stmt = stmt.where(is_flagged if flagged else ~is_flagged)
+    if confirmed is not None:
+        stmt = stmt.where(
+            CheckIn.confirmed_at.is_not(None) if confirmed else CheckIn.confirmed_at.is_(None)
+        )
     if day_from:
         stmt = stmt.where(CheckIn.day >= day_from)
     if day_to:

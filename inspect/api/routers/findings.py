@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 
 from checkonce.api.deps import MAX_ID, Allow, ObjectId, SessionDep
 from checkonce.api.routers.schedules import TodayDep, jurisdiction
+from checkonce.audit.actor import Actor, Channel
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
 from checkonce.findings import photos, ratings, service
 from checkonce.findings.models import ResultPhoto, TaskResult, VisitRating
+from checkonce.jobs.logs import REQUEST_ID
 from checkonce.plans.models import InspectionTask
 from checkonce.registry.models import Department
 from checkonce.visits.models import Visit, VisitInspector, VisitTask
@@ -268,6 +270,9 @@ def record(
         ),
         policy=policy,
         calendar=calendar,
+        audit_actor=Actor.from_principal(
+            principal, channel=Channel.API, request_id=REQUEST_ID.get(None)
+        ),
     )
     return result_out(row)
 
