@@ -10,9 +10,7 @@ latest published revision of each task, and results past their date are overdue.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +37,7 @@ from checkonce.plans.models import InspectionTask
 from checkonce.plans.periods import Period, parse_period
 from checkonce.policy import Policy
 from checkonce.registry.models import CheckItem, Department, Enterprise, Inspector
+from checkonce.tabular import csv_text
 from checkonce.visits.models import ScheduleVersion, Visit, VisitInspector, VisitTask
 from checkonce.visits.presence import presence_status
 
@@ -464,16 +463,13 @@ def _public(row: TaskResult, firm: Enterprise, item: CheckItem, dept: Department
 def export_csv(db_session: Session, *, period: str, department: str | None = None) -> str:
     """The published results of `period` in the columns a credit-disclosure upload
     (信用信息公示) takes: 统一社会信用代码, 企业名称, 检查事项, 检查部门, 检查日期, 检查结果.
-    UTF-8 with a byte-order mark so spreadsheet programs read the Chinese correctly."""
+    UTF-8 with a byte-order mark so spreadsheet programs read the Chinese correctly; cells a
+    spreadsheet would run as formulas are neutralised (checkonce.tabular.csv_text)."""
     stmt = _public_select(parse_period(period), department).order_by(
         TaskResult.visit_day, Enterprise.credit_code, TaskResult.id
     )
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r, e, i, d in db_session.execute(stmt).all():
-        writer.writerow(_public(r, e, i, d).csv_row())
-    return "\ufeff" + out.getvalue()
+    rows = db_session.execute(stmt).all()
+    return csv_text(CSV_COLUMNS, (_public(r, e, i, d).csv_row() for r, e, i, d in rows))
 
 
 @dataclass(frozen=True)
