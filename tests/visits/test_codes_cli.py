@@ -12,6 +12,7 @@ import pytest
 import zxingcpp
 from PIL import Image
 
+from checkonce.auth.service import create_user
 from checkonce.config import packaged_data_dir
 from checkonce.db import make_engine, session_scope
 from checkonce.migrations import upgrade
@@ -21,6 +22,7 @@ from tests import factories as f
 
 SECRET = "cli-codes-secret-" + "c" * 40
 BASE = "https://jc.xa.example.cn"
+PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +35,17 @@ def workdir(tmp_path_factory) -> tuple[Path, str]:
     with session_scope(engine) as session:
         load_reference(session, packaged_data_dir())
         credit = f.enterprise(session, name="西安测试餐饮有限公司").credit_code
+        for username, role in (("cli-admin", "admin"), ("cli-coord", "coordinator")):
+            create_user(db_session=session, username=username, password=PASSWORD, role=role)
     engine.dispose()
     return path, credit
 
 
-def run(path: Path, *args: str) -> subprocess.CompletedProcess:
+def run(path: Path, *args: str, user: str = "cli-admin") -> subprocess.CompletedProcess:
     env = {
         **os.environ,
+        "CHECKONCE_USER": user,
+        "CHECKONCE_PASSWORD": PASSWORD,
         "CHECKONCE_DATABASE_URL": f"sqlite:///{path / 'cli.db'}",
         "CHECKONCE_SECRET_KEY": SECRET,
         "CHECKONCE_PUBLIC_URL": BASE,
@@ -119,3 +125,14 @@ def test_bad_input_is_a_clear_error(workdir, args, message):
     done = run(path, *args)
     assert done.returncode == 1
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_only_an_administrator_prints_a_poster(workdir):
+    """The enterprise code is what a check-in rests on: staff other than administrators never
+    get it, on the command line either."""
+    path, credit = workdir
+    out = path / "refused.png"
+    done = run(path, "poster", credit, "--out", str(out), user="cli-coord")
+    assert done.returncode == 1 and "不是管理员" in done.stderr and not out.exists()
+    done = run(path, "poster", credit, "--out", str(out), user="nobody")
+    assert done.returncode == 1 and "用户名或密码错误" in done.stderr and not out.exists()

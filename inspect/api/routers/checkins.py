@@ -148,7 +148,9 @@ def post_checkin(
     principal: InspectorDep,
 ) -> CheckinOut:
     """扫码入企签到。匹配本人今日在该企业的计划检查则签到；否则登记为计划外入企并预警。
-    同一幂等键重复提交只保存一次，返回同一结果（响应头 Idempotent-Replay: true）。"""
+    同一幂等键重复提交只保存一次，返回同一结果（响应头 Idempotent-Replay: true）。
+    手机上报的位置按原样记录，只是执法人员一方的说法，不作为到场证明；企业扫描检查码或在
+    其检查页面确认后（confirmed），签到才算确认，未确认的签到提示协调部门。"""
     if principal.inspector_id is None:
         raise Forbidden("该账号未关联执法人员，不能签到")
     result = check_in(
