@@ -6,8 +6,9 @@ at that enterprise on that day → the visit is checked in; otherwise it is an u
 refused and nothing is stored. The distance to the enterprise is stored and flagged beyond
 the policy's geofence. The location is what the phone sent: a claim, not a proof, as is the
 check-in itself (a photographed poster scans too). Presence is proved only when the
-enterprise confirms the check-in from its own account (checkonce.visits.presence). A back-fill (补录) names the past time of the entry and a reason; it
-is accepted within the policy's calendar days and flagged.
+enterprise confirms the check-in from its own account (checkonce.visits.presence). A
+back-fill (补录) names the past time of the entry and a reason; it is accepted within the
+policy's calendar days and flagged.
 
 Phones retry when offline, so each check-in carries an idempotency key: the same key from
 the same inspector gives back the stored check-in, never a second one. The unique constraint

@@ -6,10 +6,10 @@ A logged-in enterprise that opens `/v/<token>` is told when the inspection is no
 the visit's own enterprise confirms the inspector's presence there with one tap (到场确认).
 
 Every page here renders the public models of checkonce.public (an allow-list, field by field),
-never an ORM row. Only what has been published is ever read here: plans in state `published`, draws in state
-`published`, results through `findings.service.public_results` (the latest published revision
-of each task). Plan tasks that name enterprises show how many, never which: a complaint or a
-key-supervision target is not announced to the world by a plan.
+never an ORM row. Only what has been published is ever read here: plans in state `published`,
+draws in state `published`, results through `findings.service.public_results` (the latest
+published revision of each task). Plan tasks that name enterprises show how many, never
+which: a complaint or a key-supervision target is not announced to the world by a plan.
 """
 
 from __future__ import annotations
