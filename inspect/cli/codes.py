@@ -2,8 +2,8 @@
 (rotation, revocation).
 
 The enterprise code is what an inspector's check-in rests on, so its poster goes only to the
-enterprise itself (its own page) and to administrators: `codes poster` asks for an
-administrator's account and password (`--admin`, `CHECKONCE_PASSWORD` or a prompt)."""
+enterprise itself (its own page) and to administrators: `codes poster` needs the CLI login
+of an administrator (`checkonce login`, `--user` or CHECKONCE_TOKEN)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,9 @@ from pathlib import Path
 
 import typer
 
-from checkonce.cli.plans import ACTOR_HELP, open_session
+from checkonce.cli.account import UserOption, acting_session
 
 BASE_URL_HELP = "二维码指向的网站地址（企业与执法人员的手机能访问的地址）"
-ADMIN_HELP = "管理员账号（只有管理员可以在命令行打印企业码海报）"
-
-
-def check_admin(session, username: str, password: str) -> None:
-    """Refuse unless `username`/`password` log in to an active administrator account."""
-    from checkonce.auth.service import Forbidden, authenticate
-
-    user = authenticate(db_session=session, username=username, password=password, client="cli")
-    if user.role != "admin":
-        raise Forbidden(f"账号 {username} 不是管理员：企业码海报只提供给企业本身和管理员")
 
 
 def register(app: typer.Typer) -> None:
@@ -36,10 +26,7 @@ def register(app: typer.Typer) -> None:
         base_url: str = typer.Option(
             "http://127.0.0.1:8000", "--base-url", envvar="CHECKONCE_PUBLIC_URL", help=BASE_URL_HELP
         ),
-        admin: str = typer.Option(..., "--admin", envvar="CHECKONCE_USER", help=ADMIN_HELP),
-        password: str = typer.Option(
-            ..., "--password", envvar="CHECKONCE_PASSWORD", prompt="管理员密码", hide_input=True
-        ),
+        user: UserOption = None,
     ) -> None:
         """打印企业码海报（含企业名称与信用代码），张贴在企业入口（须管理员账号）。"""
         from sqlalchemy import select
@@ -57,9 +44,12 @@ def register(app: typer.Typer) -> None:
             )
         if not base_url.startswith(("http://", "https://")):
             raise CheckOnceError(f"网站地址 {base_url} 应以 http:// 或 https:// 开头")
-        with open_session() as session:
-            check_admin(session, admin, password)
-        with open_session() as session:
+        from checkonce.auth import access
+        from checkonce.auth.models import Role
+
+        with acting_session(user) as (session, actor):
+            # Never inspectors, bureaus or coordinators: the code is what a check-in rests on.
+            access.require_role(actor, frozenset({Role.ADMIN}), "打印企业码海报")
             firm = session.scalars(
                 select(Enterprise).where(Enterprise.credit_code == credit_code.strip().upper())
             ).first()
@@ -80,14 +70,17 @@ def register(app: typer.Typer) -> None:
         console.print(f"已写入 {out}（{firm.name}，二维码：{content.url}）", highlight=False)
 
     @codes_app.command("keys")
-    def keys() -> None:
-        """列出签名密钥（不显示密钥本身）。"""
+    def keys(user: UserOption = None) -> None:
+        """列出签名密钥（不显示密钥本身；系统管理员）。"""
         from rich.table import Table
 
+        from checkonce.auth import access
+        from checkonce.auth.models import Role
         from checkonce.cli import console
         from checkonce.visits import codes
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
+            access.require_role(actor, frozenset({Role.ADMIN}), "查看签名密钥")
             rows = codes.list_keys(db_session=session)
             live = [k.id for k in rows if k.revoked_at is None]
             table = Table("密钥编号", "创建时间", "创建人", "状态", "作废原因")
@@ -106,12 +99,12 @@ def register(app: typer.Typer) -> None:
         console.print(table if rows else "尚无签名密钥（首次打印海报时自动创建）")
 
     @codes_app.command("rotate")
-    def rotate(actor: str = typer.Option(..., "--actor", help=ACTOR_HELP)) -> None:
+    def rotate(user: UserOption = None) -> None:
         """新建签名密钥：此后打印的海报与检查码用新密钥签名，旧码在作废旧密钥前仍有效。"""
         from checkonce.cli import console
         from checkonce.visits import codes
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             key = codes.create_key(db_session=session, actor=actor)
             console.print(f"已新建签名密钥 {key.kid}；请为企业重新打印海报后再作废旧密钥")
 
@@ -119,13 +112,13 @@ def register(app: typer.Typer) -> None:
     def revoke(
         kid: str = typer.Argument(..., help="密钥编号"),
         reason: str = typer.Option(..., "--reason", help="作废原因"),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
+        user: UserOption = None,
     ) -> None:
         """作废签名密钥：它签发的企业码与检查码失效（运行中的服务最迟 30 秒内生效）。"""
         from checkonce.cli import console
         from checkonce.visits import codes
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             key = codes.revoke_key(db_session=session, kid=kid, actor=actor, reason=reason)
             console.print(
                 f"已作废签名密钥 {key.kid}；它签发的企业码与检查码不再被接受"

@@ -15,6 +15,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.audit.service import record
+from checkonce.auth import access
 from checkonce.errors import CheckOnceError, Conflict
 from checkonce.findings.models import ResultPhoto, TaskResult
 
@@ -79,10 +83,11 @@ def add_photo(
     result: TaskResult,
     data: bytes,
     filename: str,
-    actor: str,
+    actor: Actor,
     folder: Path | None = None,
 ) -> ResultPhoto:
     """Attach a photo to a result revision (the caller has checked who may)."""
+    access.require(actor, AuditAction.PHOTO_UPLOAD)
     content_type = check_photo(data)
     digest = hashlib.sha256(data).hexdigest()
     if db_session.scalar(
@@ -100,10 +105,19 @@ def add_photo(
         content_type=content_type,
         size_bytes=len(data),
         filename=(filename or "").strip()[:200],
-        uploaded_by=actor,
+        uploaded_by=actor.label,
     )
     result.photos.append(photo)
     db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.PHOTO_UPLOAD,
+        object_type="result_photo",
+        object_id=photo.id,
+        enterprise_id=result.visit.enterprise_id,
+        after={"result_id": result.id, "sha256": digest, "size_bytes": len(data)},
+    )
     return photo
 
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.auth import access
 from checkonce.calendar import WorkCalendar
 from checkonce.db import transaction
 from checkonce.errors import CheckOnceError, NotFound
@@ -42,11 +45,14 @@ class JobRequest:
     freeze_workdays: int | None = None
 
 
-def create_job(*, db_session: Session, request: JobRequest, actor: str) -> ScheduleJob:
+def create_job(*, db_session: Session, request: JobRequest, actor: Actor) -> ScheduleJob:
     """Record a queued job after checking the request (bad input fails here, not later)."""
+    access.require(actor, AuditAction.SCHEDULE_GENERATE)
     period = service.normalize_period(request.period)
     service.check_seed(request.seed)
-    job = ScheduleJob(period=period, state="queued", requested_by=actor, stage="", progress=0.0)
+    job = ScheduleJob(
+        period=period, state="queued", requested_by=actor.label, stage="", progress=0.0
+    )
     db_session.add(job)
     db_session.flush()
     return job
@@ -76,7 +82,7 @@ def run_job(
     sessions: SessionMaker,
     job_id: int,
     request: JobRequest,
-    actor: str,
+    actor: Actor,
     policy: Policy,
     calendar: WorkCalendar,
     today: dt.date | None = None,

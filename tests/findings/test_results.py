@@ -22,13 +22,13 @@ CALENDAR = f.calendar()
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
-def record(session, joint, task, who, data, actor="inspector:t"):
+def record(session, joint, task, who, data, actor=None):
     return record_result(
         db_session=session,
         visit_id=joint["visit"].id,
         inspection_task_id=task.id,
         inspector_id=who.id,
-        actor=actor,
+        actor=actor or f.as_inspector(who),
         data=data,
         policy=POLICY,
         calendar=CALENDAR,
@@ -186,7 +186,12 @@ def test_photo_is_stored_by_hash_and_verified(db_session, joint, tmp_path):
         db_session, joint, joint["food"], joint["samr"][0], passed(db_session, joint["food"])
     )
     photo = photos.add_photo(
-        db_session=db_session, result=row, data=PNG, filename="现场.png", actor="t", folder=tmp_path
+        db_session=db_session,
+        result=row,
+        data=PNG,
+        filename="现场.png",
+        actor=f.as_inspector(row.inspector),
+        folder=tmp_path,
     )
     digest = hashlib.sha256(PNG).hexdigest()
     assert (photo.sha256, photo.content_type, photo.size_bytes) == (digest, "image/png", len(PNG))
@@ -199,7 +204,7 @@ def test_photo_is_stored_by_hash_and_verified(db_session, joint, tmp_path):
             result=row,
             data=PNG,
             filename="again.png",
-            actor="t",
+            actor=f.as_inspector(row.inspector),
             folder=tmp_path,
         )
     stored.write_bytes(PNG + b"tampered")
@@ -221,7 +226,12 @@ def test_bad_photos_are_refused_and_nothing_is_written(db_session, joint, tmp_pa
     )
     with pytest.raises(CheckOnceError, match=message):
         photos.add_photo(
-            db_session=db_session, result=row, data=data, filename="x", actor="t", folder=tmp_path
+            db_session=db_session,
+            result=row,
+            data=data,
+            filename="x",
+            actor=f.as_inspector(row.inspector),
+            folder=tmp_path,
         )
     assert not any(tmp_path.iterdir())
     assert db_session.scalar(select(func.count()).select_from(ResultPhoto)) == 0

@@ -101,6 +101,7 @@ def test_unconfirmed_check_ins_are_a_layer_until_the_enterprise_confirms(db_sess
 
     account = create_user(
         db_session=db_session,
+        actor=f.SETUP,
         username="map-firm",
         password="correct horse battery",
         role="enterprise",

@@ -44,6 +44,7 @@ def account(db_session):
     firm = f.enterprise(db_session)
     user = create_user(
         db_session=db_session,
+        actor=f.SETUP,
         username=f"firm-{firm.id}",
         password="correct horse battery",
         role="enterprise",

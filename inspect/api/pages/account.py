@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from checkonce.api.deps import PUBLIC, SessionDep
+from checkonce.api.deps import PUBLIC, ActorDep, SessionDep
 from checkonce.api.pages.web import (
     SESSION_COOKIE,
     CsrfChecked,
@@ -114,13 +114,19 @@ def account_password(
     request: Request,
     db: SessionDep,
     principal: Annotated[Principal, Depends(EVERYONE)],
+    actor: ActorDep,
     current: Annotated[str, Form(max_length=256)] = "",
     new: Annotated[str, Form(max_length=256)] = "",
     repeated: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     try:
         change_password(
-            db_session=db, user_id=principal.user_id, current=current, new=new, repeated=repeated
+            db_session=db,
+            user_id=principal.user_id,
+            current=current,
+            new=new,
+            repeated=repeated,
+            actor=actor,
         )
     except CheckOnceError as exc:
         db.rollback()

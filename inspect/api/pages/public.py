@@ -25,9 +25,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from checkonce.api.deps import PUBLIC, ObjectId, SessionDep
+from checkonce.api.deps import PUBLIC, ObjectId, SessionDep, jurisdiction
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render, session_principal
-from checkonce.api.routers.checkins import request_policy
 from checkonce.audit.actor import Actor, Channel
 from checkonce.auth.models import User
 from checkonce.auth.service import Principal
@@ -267,7 +266,7 @@ def _viewer(request: Request, db: Session) -> Principal | None:
 
 
 def _today(request: Request) -> dt.date:
-    zone = ZoneInfo(request_policy(request).jurisdiction.timezone)
+    zone = ZoneInfo(jurisdiction(request)[0].jurisdiction.timezone)
     return dt.datetime.now(zone).date()
 
 

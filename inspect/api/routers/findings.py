@@ -20,14 +20,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from checkonce.api.deps import MAX_ID, Allow, ObjectId, SessionDep
-from checkonce.api.routers.schedules import TodayDep, jurisdiction
-from checkonce.audit.actor import Actor, Channel
+from checkonce.api.deps import MAX_ID, ActorDep, Allow, ObjectId, SessionDep, TodayDep, jurisdiction
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
 from checkonce.findings import photos, ratings, service
 from checkonce.findings.models import ResultPhoto, TaskResult, VisitRating
-from checkonce.jobs.logs import REQUEST_ID
 from checkonce.plans.models import InspectionTask
 from checkonce.registry.models import Department
 from checkonce.visits.models import Visit, VisitInspector, VisitTask
@@ -251,6 +248,7 @@ def record(
     request: Request,
     db: SessionDep,
     principal: Inspector,
+    actor: ActorDep,
 ) -> ResultOut:
     """Record a task's result, or correct it (a new revision with `correction_reason`)."""
     policy, calendar = jurisdiction(request)
@@ -259,7 +257,7 @@ def record(
         visit_id=visit_id,
         inspection_task_id=task_id,
         inspector_id=principal.inspector_id or 0,
-        actor=principal.actor,
+        actor=actor,
         data=service.ResultInput(
             result=body.result,
             checklist={k: v.model_dump() for k, v in body.checklist.items()},
@@ -270,9 +268,6 @@ def record(
         ),
         policy=policy,
         calendar=calendar,
-        audit_actor=Actor.from_principal(
-            principal, channel=Channel.API, request_id=REQUEST_ID.get(None)
-        ),
     )
     return result_out(row)
 
@@ -292,6 +287,7 @@ def upload_photo(
     result_id: ObjectId,
     db: SessionDep,
     principal: Inspector,
+    actor: ActorDep,
     file: Annotated[UploadFile, File(description="JPEG、PNG 或 WebP，不超过 10 MB")],
 ) -> PhotoOut:
     """Attach a photo to the latest revision of a result the caller's department recorded."""
@@ -309,7 +305,7 @@ def upload_photo(
         result=row,
         data=data,
         filename=file.filename or "",
-        actor=principal.actor,
+        actor=actor,
     )
     return PhotoOut(
         id=photo.id,
@@ -337,16 +333,20 @@ def download_photo(
 
 
 @router.post("/results/publish", response_model=PublishOut)
-def publish_batch(body: PublishIn, db: SessionDep, principal: Coordinator) -> PublishOut:
+def publish_batch(
+    body: PublishIn, db: SessionDep, principal: Coordinator, actor: ActorDep
+) -> PublishOut:
     """Publish several results at once (all or none)."""
-    rows = service.publish_results(db_session=db, result_ids=body.result_ids, actor=principal.actor)
+    rows = service.publish_results(db_session=db, result_ids=body.result_ids, actor=actor)
     return PublishOut(published=[r.id for r in rows])
 
 
 @router.post("/results/{result_id}/publish", response_model=PublishOut)
-def publish_one(result_id: ObjectId, db: SessionDep, principal: Coordinator) -> PublishOut:
+def publish_one(
+    result_id: ObjectId, db: SessionDep, principal: Coordinator, actor: ActorDep
+) -> PublishOut:
     """Publish one result (一公开)."""
-    rows = service.publish_results(db_session=db, result_ids=[result_id], actor=principal.actor)
+    rows = service.publish_results(db_session=db, result_ids=[result_id], actor=actor)
     return PublishOut(published=[r.id for r in rows])
 
 
@@ -408,7 +408,9 @@ def _rating_out(row: VisitRating) -> RatingOut:
 
 
 @router.put("/visits/{visit_id}/rating", response_model=RatingOut)
-def rate(visit_id: ObjectId, body: RatingIn, db: SessionDep, principal: Enterprise) -> RatingOut:
+def rate(
+    visit_id: ObjectId, body: RatingIn, db: SessionDep, principal: Enterprise, actor: ActorDep
+) -> RatingOut:
     """Rate a completed visit of one's own enterprise (editable for seven days)."""
     row = ratings.rate_visit(
         db_session=db,
@@ -416,6 +418,7 @@ def rate(visit_id: ObjectId, body: RatingIn, db: SessionDep, principal: Enterpri
         visit_id=visit_id,
         score=body.score,
         comment=body.comment,
+        actor=actor,
     )
     return _rating_out(row)
 

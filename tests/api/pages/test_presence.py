@@ -141,6 +141,7 @@ def test_the_enterprise_confirms_on_its_visit_page(
 
     other = create_user(
         db_session=db_session,
+        actor=f.SETUP,
         username="firm2",
         password="correct horse battery",
         role="enterprise",
@@ -194,6 +195,7 @@ def test_scanning_the_inspectors_code_confirms_and_another_enterprise_is_told(
 
     other = create_user(
         db_session=db_session,
+        actor=f.SETUP,
         username="firm3",
         password="correct horse battery",
         role="enterprise",
