@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, selectinload
 from checkonce.audit.actions import AuditAction
 from checkonce.audit.actor import Actor
 from checkonce.audit.service import record
+from checkonce.auth import access
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, NotFound
 from checkonce.visits.checkin_models import CheckIn
@@ -110,7 +111,7 @@ def presence_status(db_session: Session, visit_id: int) -> Presence:
 
 
 def _check_enterprise_actor(actor: Actor) -> int:
-    if actor.role != "enterprise" or actor.enterprise_id is None:
+    if not access.may(actor.role, AuditAction.CHECKIN_CONFIRM) or actor.enterprise_id is None:
         raise PresenceRefused(
             "只有被检查企业本身的账号才能确认执法人员到场", code="not_the_enterprise"
         )
