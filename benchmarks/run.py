@@ -33,7 +33,7 @@ console = Console(width=160)
 
 def load_or_generate(size: str, seed: int) -> tuple[Instance, Path, float, float]:
     """The cached instance file (generated on first use); returns timings too."""
-    path = HERE / "instances" / f"{size}-seed{seed}.json"
+    path = HERE / "instances" / f"{size}-seed{seed}-v2.json"
     generated = 0.0
     if not path.exists():
         started = time.perf_counter()
@@ -123,6 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--methods", default="solver,greedy,status_quo")
+    parser.add_argument(
+        "--slack",
+        default="",
+        help="also run the solver allowed these percents of visits above LB_visits, e.g. 1,3",
+    )
     parser.add_argument("--exact", action="store_true", help="also solve the exact CP-SAT model")
     parser.add_argument("--exact-time", type=float, default=120.0)
     args = parser.parse_args(argv)
@@ -136,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         + f", parsed in {loaded:.1f}s"
     )
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    methods += tuple(f"solver_slack{p.strip()}" for p in args.slack.split(",") if p.strip())
     rows = []
     for name in methods:
         row = bench.run_method(

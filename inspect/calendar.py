@@ -10,6 +10,7 @@ A year that neither source knows raises CalendarUnknownYear — never a guess.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,10 +86,38 @@ class WorkCalendar:
 
     def __init__(self, override_dir: Path | None = None) -> None:
         self._overrides: dict[int, YearOverride] = {}
+        self._digests: dict[int, str] = {}
         if override_dir is not None and override_dir.is_dir():
             for path in sorted(override_dir.glob("[0-9][0-9][0-9][0-9].toml")):
                 override = load_override(path)
                 self._overrides[override.year] = override
+                self._digests[override.year] = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def year_record(self, year: int) -> dict[str, str | int | None]:
+        """What a schedule records of the calendar year it used: the source, its status
+        (official, or provisional until the State Council notice is loaded), and which file
+        (name and SHA-256) or library release — so that replacing the file shows."""
+        source = self.source(year)
+        if year in self._overrides:
+            return {
+                "year": year,
+                "source": "override",
+                "status": self._overrides[year].status,
+                "file": f"{year}.toml",
+                "sha256": self._digests[year],
+            }
+        return {
+            "year": year,
+            "source": source,
+            "status": "official",
+            "file": None,
+            "sha256": None,
+            "library": getattr(chinese_calendar, "__version__", ""),
+        }
+
+    def years_record(self, start: dt.date, end: dt.date) -> list[dict[str, str | int | None]]:
+        """`year_record` of every year from `start` to `end`."""
+        return [self.year_record(year) for year in range(start.year, end.year + 1)]
 
     @classmethod
     def from_settings(cls) -> WorkCalendar:

@@ -29,6 +29,16 @@ class JurisdictionPolicy(_Section):
 
 class TeamPolicy(_Section):
     min_team: int = Field(2, ge=1)
+    # Inspectors each department sends to a joint visit; None: each task's own team.
+    joint_team_per_department: int | None = Field(None, ge=1)
+
+
+class SchedulePolicy(_Section):
+    """How the merged schedule trades enterprise entries for inspector time."""
+
+    # Enterprise visits the schedule may make above the proven bound LB_visits, in percent
+    # of it, where that saves inspector-days or kilometres (0 = fewest visits at any price).
+    visit_slack_percent: float = Field(0.0, ge=0, le=10)
 
 
 class CapsPolicy(_Section):
@@ -130,6 +140,7 @@ class Policy(_Section):
     triggered: TriggeredPolicy = TriggeredPolicy()
     day: DayPolicy = DayPolicy()
     travel: TravelPolicy = TravelPolicy()
+    schedule: SchedulePolicy = SchedulePolicy()
     audit: AuditPolicy = AuditPolicy()
 
 

@@ -125,25 +125,29 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
     console.print(f"部门联合双随机抽取：{len(run.draws)} 次，公开数据均已独立复核一致")
 
     m = run.metrics
-    table = Table(title=f"{PERIOD} 合并排程（综合查一次）")
-    for col in ("方案", "已排任务", "入企次数", "入企/下界", "检查人日", "路程 km"):
-        table.add_column(col, justify="right")
-    rows = [("本系统", m)] + [
-        ({"status_quo": "各部门各自安排", "greedy": "贪心合并"}[k], v)
-        for k, v in run.baselines.items()
-    ]
-    for label, metrics in rows:
-        lb = metrics.get("lb_visits") or 0
-        ratio = f"{metrics['visits'] / lb:.3f}" if lb else "—"
-        table.add_row(
-            label,
-            f"{metrics['scheduled']:,}/{metrics['tasks']:,}",
-            f"{metrics['visits']:,}",
-            ratio,
-            f"{metrics['inspector_days']:,}",
-            f"{metrics['travel_km']:,.0f}",
-        )
+    from checkonce.visits.comparison import comparison_rows
+
+    rows = comparison_rows(m)
+    table = Table(title=f"{PERIOD} 合并排程（综合查一次）与各部门各自安排")
+    for col in ("", "合并排程", "各部门各自安排", "变化"):
+        table.add_column(col, justify="right" if col else "left")
+    for row in rows:
+        number = "{:,.0f}"
+        change = "—" if row.change is None else f"{row.change:+.1%}"
+        table.add_row(row.label, number.format(row.merged), number.format(row.alone), change)
+    lb = m.get("lb_visits") or 0
+    if lb:
+        table.add_row("入企/理论下限", f"{m['visits'] / lb:.3f}", "", "")
     console.print(table)
+    for row in rows:
+        console.print(f"  【{row.label}】{row.explanation}", highlight=False)
+    share = m.get("cross_district_share")
+    if share is not None:
+        console.print(
+            f"  跨区执法人次：{m.get('cross_district_inspector_visits', 0):,} "
+            f"（占 {share:.1%}；执法人员到本区以外的企业检查）",
+            highlight=False,
+        )
     verdict = "无违规" if run.violations == 0 else f"[red]{run.violations} 处违规[/red]"
     console.print(f"独立校验器：{verdict}；入企次数下界 {m['lb_visits']:,}")
     first_draw = run.draws[0]["file"] if run.draws else None

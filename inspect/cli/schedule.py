@@ -71,7 +71,11 @@ def register(app: typer.Typer) -> None:
 
         from checkonce.cli import console
         from checkonce.errors import CheckOnceError
-        from checkonce.visits.service import STAGE_NAMES, generate_schedule
+        from checkonce.visits.service import (
+            STAGE_NAMES,
+            generate_schedule,
+            provisional_calendar_warning,
+        )
 
         try:
             as_of = dt.date.fromisoformat(today) if today else None
@@ -112,7 +116,10 @@ def register(app: typer.Typer) -> None:
             report = version.verifier_report or {}
             seed_used = version.seed
             period_name = version.period
+            warning = provisional_calendar_warning(version.provisional_years)
         console.print(_metrics_table(metrics))
+        if warning:
+            console.print(f"[yellow]注意：{warning}[/yellow]", highlight=False)
         if violations:
             console.print(
                 f"[bold red]独立校验发现 {violations} 处违规，此版本不能发布：[/bold red]"
@@ -135,12 +142,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """发布草稿版本；原在用版本在同一事务中被取代。"""
         from checkonce.cli import console
-        from checkonce.visits.service import publish_schedule
+        from checkonce.visits.service import provisional_calendar_warning, publish_schedule
 
         with acting_session(user) as (session, actor):
             version = publish_schedule(db_session=session, schedule_id=schedule_id, actor=actor)
             text = f"排程 {version.period} 第 {version.version} 版（编号 {version.id}）已发布"
+            warning = provisional_calendar_warning(version.provisional_years)
         console.print(text, highlight=False)
+        if warning:
+            console.print(f"[yellow]注意：{warning}[/yellow]", highlight=False)
 
     @schedule_app.command("list")
     def list_(

@@ -316,14 +316,24 @@ def department_weights(juris: Jurisdiction) -> dict[str, float]:
     return {d["code"]: float(len(d["items"])) for d in juris.departments}
 
 
+# Departments whose items a certified urban-management officer (综合执法) may carry out.
+URBAN_ALSO_FOR = ("HOUSING", "SEE")
+
+
 def generate_inspectors(
     juris: Jurisdiction, count: int, *, seed: int, reference_day: dt.date
 ) -> Iterator[dict]:
     """`count` staff rows; about 90% enforcement officers, the rest auxiliaries, grid workers and
     coordination staff. Certificates: ~4% expire within 30 days of `reference_day`, ~2%
-    already expired. ~30% of officers have 1–10 unavailable workdays in the next 90 days."""
+    already expired. ~30% of officers have 1–10 unavailable workdays in the next 90 days.
+    A quarter of the urban-management officers are also certified for housing and
+    environment items (`also_for`, 综合执法)."""
     rng = random.Random(f"inspectors:{seed}")
+    # 综合执法: a quarter of the urban-management officers also certified for housing and
+    # environment items (`also_for`); a generator of its own keeps the rest unchanged.
+    certify = random.Random(f"certifications:{seed}")
     departments = [d["code"] for d in juris.departments]
+    also_for = [code for code in URBAN_ALSO_FOR if code in departments]
     per_dept = department_weights(juris)
     dept_numbers = {code: i + 1 for i, code in enumerate(departments)}
     weights = {a: w for a, w in DISTRICT_WEIGHTS.items() if a in juris.districts}
@@ -360,7 +370,10 @@ def generate_inspectors(
             "home_lon": lon,
             "minutes_per_day": 480,
             "unavailable": [],
+            "also_for": [],
         }
+        if role == "enforcement" and dept == "URBAN" and certify.random() < 0.25:
+            row["also_for"] = list(also_for)
         if role == "enforcement":
             cert_roll = rng.random()
             if cert_roll < 0.02:

@@ -37,6 +37,23 @@ class DistrictShape:
         return self.adcode in URBAN_ADCODES
 
 
+# About 100 m: simplified district boundaries leave slivers between neighbours.
+ADJACENCY_GAP = 0.001
+
+
+def district_adjacency(shapes: dict[str, BaseGeometry]) -> dict[str, tuple[str, ...]]:
+    """Districts whose boundaries touch (or come within ADJACENCY_GAP degrees)."""
+    grown = {code: geometry.buffer(ADJACENCY_GAP) for code, geometry in shapes.items()}
+    return {
+        code: tuple(
+            sorted(
+                other for other in shapes if other != code and grown[code].intersects(shapes[other])
+            )
+        )
+        for code in sorted(shapes)
+    }
+
+
 class Jurisdiction:
     """Reference data of one jurisdiction, loaded lazily from `data_dir`."""
 
@@ -62,6 +79,12 @@ class Jurisdiction:
                 props["adcode"], props["name"], shape(feature["geometry"])
             )
         return out
+
+    @cached_property
+    def adjacent_districts(self) -> dict[str, tuple[str, ...]]:
+        """District → the districts sharing a border with it (computed with shapely; the
+        boundaries are simplified, so a gap of up to ADJACENCY_GAP degrees still counts)."""
+        return district_adjacency({k: d.geometry for k, d in self.districts.items()})
 
     @cached_property
     def departments(self) -> list[dict[str, Any]]:

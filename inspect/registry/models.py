@@ -215,6 +215,9 @@ class Inspector(Base):
     unavailable_days: Mapped[list[InspectorUnavailability]] = relationship(
         cascade="all, delete-orphan", order_by="InspectorUnavailability.day"
     )
+    extra_certifications: Mapped[list[InspectorCertification]] = relationship(
+        cascade="all, delete-orphan", order_by="InspectorCertification.department_id"
+    )
 
     __table_args__ = (
         CheckConstraint(one_of("role", INSPECTOR_ROLES), name="role_known"),
@@ -246,6 +249,23 @@ class Inspector(Base):
             and self.certificate_valid_to is not None
             and self.certificate_valid_from <= day <= self.certificate_valid_to
         )
+
+
+class InspectorCertification(Base):
+    """Another department whose items an inspector is certified to carry out (综合执法:
+    an officer of one bureau holding the certification for another's checkable items).
+    The scheduler's `also_for`: the inspector counts for that department too."""
+
+    __tablename__ = "inspector_certification"
+
+    inspector_id: Mapped[int] = mapped_column(
+        ForeignKey("inspector.id", ondelete="CASCADE"), primary_key=True
+    )
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), primary_key=True)
+    # The document granting it (e.g. a 综合行政执法 authorisation), for the record.
+    basis: Mapped[str] = mapped_column(String(200), default="")
+
+    department: Mapped[Department] = relationship()
 
 
 class InspectorUnavailability(Base):

@@ -25,6 +25,7 @@ from checkonce.registry.models import (
     Department,
     Enterprise,
     Inspector,
+    InspectorCertification,
     InspectorUnavailability,
 )
 from checkonce.registry.reference import load_reference
@@ -78,10 +79,17 @@ def build_demo(
     inspectors: dict[str, Inspector] = {}
     for i, row in enumerate(generate_inspectors(juris, total, seed=seed, reference_day=as_of), 1):
         unavailable = row.pop("unavailable")
+        also_for = row.pop("also_for", [])
         row["department_id"] = departments[row.pop("department")]
         inspector = Inspector(**row)
         inspector.unavailable_days = [
             InspectorUnavailability(day=day, reason="休假") for day in unavailable
+        ]
+        inspector.extra_certifications = [
+            InspectorCertification(
+                department_id=departments[code], basis="综合行政执法授权（演示）"
+            )
+            for code in also_for
         ]
         inspectors[inspector.code] = inspector
         db_session.add(inspector)

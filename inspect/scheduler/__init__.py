@@ -2,7 +2,7 @@
 
 No database or web import lives here; services translate between the database and it.
 
-- `model`     Instance / Schedule dataclasses of the interchange format (INTERCHANGE.md)
+- `model`     Instance / Schedule dataclasses of the interchange format (INTERCHANGE.md, v2)
 - `verify`    independent verifier: every contract rule by name, plus the metrics
 - `bounds`    lb_visits (exact interval stabbing), inspector-minutes bound, status-quo count
 - `solve`     the decomposed solver: merge → calendar (min-cost flow) → draw → repair → route

@@ -48,9 +48,16 @@ def _method(
     from checkonce.scheduler import baselines
     from checkonce.scheduler.solve import solve
 
-    if name == "solver":
+    if name == "solver" or name.startswith("solver_slack"):
+        # "solver_slack3": the solver allowed 3 % more enterprise entries than LB_visits.
+        slack = float(name[len("solver_slack") :]) if name != "solver" else 0.0
         return lambda inst: solve(
-            inst, seed=seed, time_limit=time_limit, workers=workers, progress=progress
+            inst,
+            seed=seed,
+            time_limit=time_limit,
+            workers=workers,
+            progress=progress,
+            visit_slack_percent=slack,
         )
     if name == "greedy":
         return lambda inst: baselines.greedy_merge(inst, seed=seed)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -124,6 +124,8 @@ DISTRICTS: dict[str, tuple[float, tuple[float, float], float]] = {
     "610124": (0.04, (34.163, 108.222), 0.04),
 }
 
+# Departments whose items a certified urban-management officer (综合执法) may also carry out.
+URBAN_ALSO_FOR = ("HOUSING", "SEE")
 RISK_SHARE = {"A": 0.30, "B": 0.45, "C": 0.20, "D": 0.05}
 RISK_WEIGHT = {"A": 0.6, "B": 1.0, "C": 1.8, "D": 3.5}
 GB32100 = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -350,7 +352,19 @@ def generate(size: str | Size, seed: int, *, workdays: Sequence[str] | None = No
             )
             local.setdefault((department, district), []).append(iid)
 
-    policy = Policy()
+    # 综合执法: a quarter of the urban-management officers are also certified for housing
+    # and environment items (`also_for`, interchange version 2). A generator of its own,
+    # so the rest of the instance is the same as before version 2.
+    certify = np.random.default_rng([seed, 2])
+    also_for = tuple(d for d in URBAN_ALSO_FOR if d in dept_ids)
+    inspectors = [
+        replace(person, also_for=also_for)
+        if person.department == "URBAN" and certify.random() < 0.25
+        else person
+        for person in inspectors
+    ]
+    # Xi'an's rule (data/policy.toml): one officer per department in a joint visit.
+    policy = Policy(joint_team_per_department=1)
     enterprises: list[Enterprise] = []
     for ent in ent_rows:
         _w, deps, hours = scenes[ent["scene"]]
@@ -406,7 +420,17 @@ def generate(size: str | Size, seed: int, *, workdays: Sequence[str] | None = No
         conflicts=tuple(conflicts),
         policy=policy,
         seed=f"{seed:016x}",
+        adjacent_districts=_adjacency(shapes),
     )
+
+
+def _adjacency(shapes: dict[str, object]) -> dict[str, tuple[str, ...]]:
+    """District → districts whose (simplified) boundaries touch it, within about 100 m."""
+    grown = {code: shape.buffer(0.001) for code, shape in shapes.items()}  # type: ignore[attr-defined]
+    return {
+        code: tuple(sorted(o for o in shapes if o != code and grown[code].intersects(shapes[o])))
+        for code in sorted(shapes)
+    }
 
 
 def write_instance(instance: Instance, path: Path) -> None:

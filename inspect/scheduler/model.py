@@ -1,4 +1,4 @@
-"""Plain dataclasses for the scheduling interchange format (INTERCHANGE.md, version 1).
+"""Plain dataclasses for the scheduling interchange format (INTERCHANGE.md, version 2).
 
 An `Instance` is what the optimizer reads, a `Schedule` is what it writes. Both convert
 to and from the JSON dicts of the contract with `from_json` / `to_json`. Constructors
@@ -7,6 +7,10 @@ concerned), so a bad file is refused before any solving starts.
 
 Inside the dataclasses dates stay ISO strings (as in the contract) and clock times are
 minutes after midnight (ints); `to_json` writes them back as "HH:MM".
+
+Version 1 files are read as version 2 with the new fields at their defaults
+(`policy.joint_team_per_department` absent, every inspector's `also_for` empty); files are
+always written as version 2.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-INSTANCE_SCHEMA = "checkonce.instance/1"
-SCHEDULE_SCHEMA = "checkonce.schedule/1"
+INSTANCE_SCHEMA = "checkonce.instance/2"
+SCHEDULE_SCHEMA = "checkonce.schedule/2"
+# Earlier versions still read (their meaning is the version 2 one with defaults).
+INSTANCE_SCHEMAS = ("checkonce.instance/1", INSTANCE_SCHEMA)
+SCHEDULE_SCHEMAS = ("checkonce.schedule/1", SCHEDULE_SCHEMA)
 TASK_KINDS = ("random", "special", "key", "triggered")
 RISK_CLASSES = ("A", "B", "C", "D")
 
@@ -111,14 +118,27 @@ class Policy:
     max_routine_per_department_year: int = 2
     max_visits_per_enterprise_week: int = 2
     max_visits_per_enterprise_month: int = 3
+    # Version 2: inspectors each department sends to a joint visit (None: the task's team).
+    joint_team_per_department: int | None = None
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
+            if name == "joint_team_per_department" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"policy.{name}：应为非负整数，实际为「{value}」")
         if self.min_team < 1:
             raise ValueError("policy.min_team：至少为 1")
+        if self.joint_team_per_department is not None and self.joint_team_per_department < 1:
+            raise ValueError("policy.joint_team_per_department：至少为 1")
+
+    def need(self, team: int, joint: bool) -> int:
+        """Inspectors serving a task's department that the task needs on its visit (rule 3):
+        its `team` alone, min(team, joint_team_per_department) in a joint visit."""
+        if joint and self.joint_team_per_department is not None:
+            return min(team, self.joint_team_per_department)
+        return team
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Policy:
@@ -129,8 +149,12 @@ class Policy:
         return cls(**known)
 
     def to_json(self) -> dict[str, int]:
-        """The contract's `policy` object."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        """The contract's `policy` object (an absent joint rule stays absent)."""
+        return {
+            name: getattr(self, name)
+            for name in self.__dataclass_fields__
+            if getattr(self, name) is not None
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,7 +250,8 @@ class Inspector:
     """An inspector (执法人员) holding an enforcement certificate of one department.
 
     `district` (home district of the inspector's office, 属地) is an optional extension of
-    the contract; the team draw looks there first.
+    the contract; the team draw looks there first. `also_for` (version 2) lists the other
+    departments whose tasks the inspector is certified to carry out (综合执法).
     """
 
     id: str
@@ -237,6 +262,11 @@ class Inspector:
     minutes_per_day: int = 480
     unavailable: frozenset[str] = frozenset()
     district: str | None = None
+    also_for: tuple[str, ...] = ()
+
+    def serves(self, department: str) -> bool:
+        """Counts for `department`: its own, or one it is also certified for."""
+        return department == self.department or department in self.also_for
 
     def __post_init__(self) -> None:
         what = f"检查人员 {self.id}"
@@ -277,12 +307,16 @@ class Inspector:
                 str(x) for x in _pair(_require(data, "certificate_valid", what), what)
             ),
             district=None if district is None else str(district),
+            also_for=tuple(
+                _intern(d) for d in _str_list(data.get("also_for", []), f"{what} also_for")
+            ),
         )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,
             "department": self.department,
+            "also_for": list(self.also_for),
             "lat": self.lat,
             "lon": self.lon,
             "minutes_per_day": self.minutes_per_day,
@@ -407,6 +441,9 @@ class Instance:
     speed_kmh: float = 25.0
     detour: float = 1.3
     seed: str = ""
+    # Optional extension: district → the districts sharing a border with it; the team draw
+    # looks there after the enterprise's own district (属地), before the rest.
+    adjacent_districts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for day in self.workdays:
@@ -427,6 +464,9 @@ class Instance:
         for inspector in self.inspectors:
             if inspector.department not in departments:
                 raise ValueError(f"检查人员 {inspector.id}：部门「{inspector.department}」不存在")
+            for other in inspector.also_for:
+                if other not in departments:
+                    raise ValueError(f"检查人员 {inspector.id}：also_for 中的部门「{other}」不存在")
         for task in self.tasks:
             if task.enterprise not in enterprises:
                 raise ValueError(f"任务 {task.id}：企业「{task.enterprise}」不存在")
@@ -449,8 +489,10 @@ class Instance:
         if not isinstance(data, Mapping):
             raise ValueError("实例：顶层应为 JSON 对象")
         schema = data.get("schema")
-        if schema != INSTANCE_SCHEMA:
-            raise ValueError(f"实例：schema 应为「{INSTANCE_SCHEMA}」，实际为「{schema}」")
+        if schema not in INSTANCE_SCHEMAS:
+            raise ValueError(
+                f"实例：schema 应为「{'」或「'.join(INSTANCE_SCHEMAS)}」，实际为「{schema}」"
+            )
         day = data.get("day", {"start": "09:00", "end": "17:30"})
         travel = data.get("travel", {})
         if not isinstance(day, Mapping) or not isinstance(travel, Mapping):
@@ -485,6 +527,7 @@ class Instance:
             conflicts=convert("conflicts", Conflict.from_json),
             tasks=convert("tasks", Task.from_json),
             seed=str(data.get("seed", "")),
+            adjacent_districts=_adjacency(data.get("adjacent_districts", {})),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -502,7 +545,18 @@ class Instance:
             "conflicts": [c.to_json() for c in self.conflicts],
             "tasks": [t.to_json() for t in self.tasks],
             "seed": self.seed,
+            **(
+                {"adjacent_districts": {k: list(v) for k, v in self.adjacent_districts.items()}}
+                if self.adjacent_districts
+                else {}
+            ),
         }
+
+
+def _adjacency(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise ValueError("实例：adjacent_districts 应为对象（区县 → 相邻区县数组）")
+    return {str(k): _str_list(v, f"adjacent_districts.{k}") for k, v in sorted(value.items())}
 
 
 def read_instance(path: str | Path) -> Instance:
@@ -599,8 +653,10 @@ class Schedule:
         if not isinstance(data, Mapping):
             raise ValueError("排程：顶层应为 JSON 对象")
         schema = data.get("schema")
-        if schema != SCHEDULE_SCHEMA:
-            raise ValueError(f"排程：schema 应为「{SCHEDULE_SCHEMA}」，实际为「{schema}」")
+        if schema not in SCHEDULE_SCHEMAS:
+            raise ValueError(
+                f"排程：schema 应为「{'」或「'.join(SCHEDULE_SCHEMAS)}」，实际为「{schema}」"
+            )
         visits = data.get("visits", [])
         unscheduled = data.get("unscheduled", [])
         if not isinstance(visits, list) or not isinstance(unscheduled, list):

@@ -102,12 +102,13 @@ def solve_enterprise(
     for t in by_day:
         weeks[week[t]].append(t)
         months[month[t]].append(t)
+    # Only visits holding a routine task count against the weekly and monthly caps.
     for days in weeks.values():
         if len(days) > policy.max_visits_per_enterprise_week:
-            model.add(sum(visit[t] for t in days) <= policy.max_visits_per_enterprise_week)
+            model.add(sum(routine_visit[t] for t in days) <= policy.max_visits_per_enterprise_week)
     for days in months.values():
         if len(days) > policy.max_visits_per_enterprise_month:
-            model.add(sum(visit[t] for t in days) <= policy.max_visits_per_enterprise_month)
+            model.add(sum(routine_visit[t] for t in days) <= policy.max_visits_per_enterprise_month)
     department_left: dict[str, int] = {}
     per_department: dict[str, list[int]] = defaultdict(list)
     for i, (task, _lo, _hi) in enumerate(items):

@@ -20,11 +20,17 @@ nothing in 120 s while a min-cost flow was exact in seconds), so the solve is de
    flows run in `workers` processes. Then weekly/monthly caps and one-visit-a-day are
    repaired per enterprise (locally, else with `solve_enterprise`).
 3. **draw** — each visit's team is drawn (`team.Staffer`): the first inspectors in HMAC
-   order whose timelines still fit, all sharing the visit's start and end. First each
+   order whose timelines still fit. A department needs its task's team alone and
+   `policy.joint_team_per_department` in a joint visit (an inspector certified for several
+   departments, `also_for`, counts for each); the team arrives together and each member
+   leaves when the departments it serves are done (interchange v2, rule 5). First each
    district alone (its own inspectors, in `workers` processes), then, in draw order, the
-   visits a district could not staff with the whole draw.
+   visits a district could not staff: first on a nearby day its own inspectors can
+   (`LOCAL_REPAIR_DAYS`), then with the whole draw (bordering districts first).
 4. **repair** — a visit that cannot be staffed moves to another day of its range; failing
    that, its departments are tried apart; what still fails is left out with its reason.
+   With `visit_slack_percent` > 0, `spend_slack` may first split a department off a joint
+   visit onto a day it works in the district anyway (measured in benchmarks/README.md).
 5. **route** — crews that spend a day together get their tour re-ordered.
 
 Same instance and seed → the same schedule, whatever `workers`: every step is
@@ -43,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from checkonce.scheduler.bounds import lb_visits, min_stabbing, workday_range
-from checkonce.scheduler.model import Instance, Schedule, Task, Unscheduled, Visit
+from checkonce.scheduler.model import Instance, Policy, Schedule, Task, Unscheduled, Visit
 from checkonce.scheduler.pieces import EnterprisePlan
 from checkonce.scheduler.routing import schedule_travel_km
 from checkonce.scheduler.team import Staffer
@@ -58,10 +64,13 @@ Progress = Callable[[str, float], None]
 ANCHOR_PERIOD = 5
 # Share of a branch's inspector-minutes (over the estimated minutes per visit, joint
 # visits counted) the calendar may plan a day. Days are filled in order, and the draw is
-# random, so only a full day packs several visits into one inspector's day. Measured on
-# L (seed 1): 1.0 gives 108.5k inspector-days and 1.86M km, 1.3 gives 104.3k and 1.93M,
-# 2.0 on M sends a quarter more work to remote inspectors (+12 % km) for little gain.
-CAPACITY_SHARE = 1.3
+# random, so only a full day packs several visits into one inspector's day; what the
+# district's own inspectors cannot staff on its day is then moved by the draw to a nearby
+# day they can (LOCAL_REPAIR_DAYS) rather than sent to other districts. Measured with
+# interchange version 2 (one officer per department in a joint visit), seed 1: L 1.3 →
+# 84.2k inspector-days, 1.349M km, 1.0 % cross-district; 3.0 → 81.9k, 1.341M, 1.2 %.
+# Demo 1.3 → 4,766 inspector-days; 3.0 → 4,420. M 1.3 → 19.3k; 3.0 → 18.6k.
+CAPACITY_SHARE = 3.0
 NON_ANCHOR = 10
 UNPLACED = 100_000
 TRIGGERED_DELAY = 50
@@ -79,6 +88,9 @@ JOINT_PENALTY = 100
 JOINT_CANDIDATES = 4
 # Days tried, nearest first, for a visit that cannot be staffed on its day.
 REPAIR_DAYS = 60
+# Days tried first, nearest first, for a visit its district's own inspectors could not staff
+# on its day: another day they can beats sending inspectors from other districts.
+LOCAL_REPAIR_DAYS = 10
 # Below this many enterprise pieces, or placed visits for the draw, a process pool costs
 # more than it saves.
 PARALLEL_PIECES = 64
@@ -128,13 +140,18 @@ class Group:
         self.triggered = triggered
         self._lead = min(share, key=lambda d: (-share[d], d))
 
-    def needs(self, min_team: int) -> dict[str, int]:
-        """Inspectors required per department (the largest team of its tasks)."""
+    def needs(self, policy: Policy) -> dict[str, int]:
+        """Inspectors required per department (rule 3): the largest team of its tasks, or
+        in a joint visit the policy's `joint_team_per_department` when that is smaller;
+        the lead department makes up the visit's `min_team`."""
         if self._needs is None:
+            joint = len(self.share) > 1
             need: dict[str, int] = {}
             for task in self.tasks:
-                need[task.department] = max(need.get(task.department, 0), task.team)
-            short = min_team - sum(need.values())
+                need[task.department] = max(
+                    need.get(task.department, 0), policy.need(task.team, joint)
+                )
+            short = policy.min_team - sum(need.values())
             if short > 0:
                 need[self._lead] += short
             self._needs = need
@@ -225,8 +242,10 @@ class Solver:
         time_limit: float,
         workers: int,
         progress: Progress | None,
+        visit_slack_percent: float = 0.0,
     ) -> None:
         self.inst = instance
+        self.visit_slack_percent = visit_slack_percent
         self.seed = seed
         self.time_limit = time_limit
         # Wall-clock guard of each exact piece; their deterministic work limit normally
@@ -262,6 +281,8 @@ class Solver:
         b = self.booking[group.enterprise]
         if day in b.days:
             return False
+        if not group.routine:
+            return True  # triggered alone: no cap counts it or holds it back (rule 7)
         if b.weeks[self.cal.week[day]] >= self.policy.max_visits_per_enterprise_week:
             return False
         if b.months[self.cal.month[day]] >= self.policy.max_visits_per_enterprise_month:
@@ -279,8 +300,9 @@ class Solver:
     def book(self, group: Group, day: int) -> None:
         b = self.booking[group.enterprise]
         b.days.add(day)
-        b.weeks[self.cal.week[day]] += 1
-        b.months[self.cal.month[day]] += 1
+        if group.routine:
+            b.weeks[self.cal.week[day]] += 1
+            b.months[self.cal.month[day]] += 1
         b.routine += group.routine
         for department, count in group.routine_per_department.items():
             b.departments[department] += count
@@ -290,8 +312,9 @@ class Solver:
         assert group.day is not None
         b = self.booking[group.enterprise]
         b.days.discard(group.day)
-        b.weeks[self.cal.week[group.day]] -= 1
-        b.months[self.cal.month[group.day]] -= 1
+        if group.routine:
+            b.weeks[self.cal.week[group.day]] -= 1
+            b.months[self.cal.month[group.day]] -= 1
         b.routine -= group.routine
         for department, count in group.routine_per_department.items():
             b.departments[department] -= count
@@ -493,7 +516,8 @@ class Solver:
         """Tasks per enterprise with their workday span; the hopeless ones are left out."""
         inspectors_of: dict[str, int] = defaultdict(int)
         for person in self.inst.inspectors:
-            inspectors_of[person.department] += 1
+            for department in (person.department, *person.also_for):
+                inspectors_of[department] += 1
         per_enterprise: dict[str, list[tuple[Task, int, int]]] = defaultdict(list)
         for task in self.inst.tasks:
             span = workday_range(self.inst.workdays, task.window)
@@ -634,12 +658,11 @@ class Solver:
                 k = bisect.bisect_left(days, day)
                 if lo <= k < hi and days[k] == day:
                     row[k] -= person.minutes_per_day
-        min_team = self.policy.min_team
         use: dict[str, int] = defaultdict(int)
         led: dict[str, int] = defaultdict(int)
         for g in self.groups:
             led[g.lead()] += 1
-            for department, need in g.needs(min_team).items():
+            for department, need in g.needs(self.policy).items():
                 use[department] += (g.share.get(department, 0) + 2 * TRAVEL_MARGIN) * need
         out: dict[tuple[str, str, int], int] = {}
         for (department, district), row in minutes.items():
@@ -702,6 +725,89 @@ class Solver:
             rebuild_started = time.perf_counter()
             self._rebuild_enterprises(homeless)
             self.substages["calendar.rebuild"] = time.perf_counter() - rebuild_started
+
+    def spend_slack(self) -> None:
+        """Trade a few enterprise entries for inspector time (policy `visit_slack_percent`).
+
+        A department whose only work in the district on a joint visit's day is that visit
+        sends an officer out for it alone. Where its tasks there could instead go on a day
+        it works in the district anyway, they get a visit of their own that day: one more
+        entry, one inspector-day fewer. Only visits of three departments or more are split
+        (what stays is still joint), most-worked days first, up to the slack: percent of
+        the proven minimum LB_visits.
+        """
+        budget = int(self.visit_slack_percent / 100 * lb_visits(self.inst))
+        if budget <= 0:
+            return
+        busy: dict[tuple[str, str, int], int] = defaultdict(int)
+        days_of: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for g in self.groups:
+            if g.day is not None:
+                district = self.ents[g.enterprise].district
+                for department in g.share:
+                    busy[(department, district, g.day)] += 1
+        for (department, district, day), _n in busy.items():
+            days_of[(department, district)].append(day)
+        for found in days_of.values():
+            found.sort()
+        offers: list[tuple[int, int, int, str]] = []
+        for index, g in enumerate(self.groups):
+            if g.day is None or g.fixed or len(g.share) < 3:
+                continue
+            if any(not t.mergeable for t in g.tasks):
+                continue
+            district = self.ents[g.enterprise].district
+            for department in sorted(g.share):
+                if busy[(department, district, g.day)] != 1:
+                    continue
+                spans = [
+                    workday_range(self.inst.workdays, t.window)
+                    for t in g.tasks
+                    if t.department == department
+                ]
+                lo = max(span[0] for span in spans if span)
+                hi = min(span[1] for span in spans if span)
+                work = days_of[(department, district)]
+                best = None
+                for t in work[bisect.bisect_left(work, lo) : bisect.bisect_right(work, hi)]:
+                    if t != g.day and (best is None or busy[(department, district, t)] > best[0]):
+                        best = (busy[(department, district, t)], t)
+                if best is not None:
+                    offers.append((-best[0], index, best[1], department))
+        offers.sort()
+        split: set[int] = set()
+        for _score, index, day, department in offers:
+            if budget <= 0:
+                break
+            g = self.groups[index]
+            if index in split or g.day is None:
+                continue
+            home = g.day
+            part = Group(
+                enterprise=g.enterprise,
+                tasks=[t for t in g.tasks if t.department == department],
+                lo=day,
+                hi=day,
+            )
+            rest = Group(
+                enterprise=g.enterprise,
+                tasks=[t for t in g.tasks if t.department != department],
+                lo=g.lo,
+                hi=g.hi,
+            )
+            self.unbook(g)
+            if self.can_book(rest, home):
+                self.book(rest, home)
+                if self.can_book(part, day):
+                    self.book(part, day)
+                    self.groups[index] = rest
+                    self.groups.append(part)
+                    split.add(index)
+                    budget -= 1
+                    self.counts["slack_splits"] += 1
+                    continue
+                self.unbook(rest)
+            self.book(g, home)
 
     def _branch_flows(
         self,
@@ -915,7 +1021,7 @@ class Solver:
                     iid,
                     self.cal.days[placed[k].day],
                     start,
-                    start + placed[k].duration(),
+                    start + self.staffer.stay(iid, placed[k].share),
                     self.staffer.places[placed[k].enterprise],
                 )
                 for found in staffed.values()
@@ -931,7 +1037,6 @@ class Solver:
     def draw_local(self, indices: list[int]) -> list[tuple[int, int, tuple[str, ...]]]:
         """First phase for one district: (placed index, start, team) of the visits staffed."""
         out: list[tuple[int, int, tuple[str, ...]]] = []
-        min_team = self.policy.min_team
         for k in indices:
             g = self.placed[k]
             assert g.day is not None
@@ -939,8 +1044,8 @@ class Solver:
                 g.vid,
                 g.enterprise,
                 self.cal.days[g.day],
-                g.needs(min_team),
-                g.duration(),
+                g.needs(self.policy),
+                g.share,
                 local_only=True,
             )
             if not isinstance(result, str):
@@ -1007,9 +1112,14 @@ class Solver:
         )
         return routed
 
-    def _try(self, g: Group, day: int) -> Visit | str:
+    def _try(self, g: Group, day: int, *, local_only: bool = False) -> Visit | str:
         result = self.staffer.staff(
-            g.vid, g.enterprise, self.cal.days[day], g.needs(self.policy.min_team), g.duration()
+            g.vid,
+            g.enterprise,
+            self.cal.days[day],
+            g.needs(self.policy),
+            g.share,
+            local_only=local_only,
         )
         if isinstance(result, str):
             return result
@@ -1029,14 +1139,28 @@ class Solver:
         )
 
     def _staff_somewhere(self, g: Group) -> Visit | None:
+        """A visit its district could not staff on its day: first the nearest days of its
+        range on which its district's own inspectors (属地) can, then the whole draw on
+        its day, then on the nearest other days."""
         assert g.day is not None
+        home = g.day
+        days = sorted(range(g.lo, g.hi + 1), key=lambda t: (abs(t - home), t))
+        if not g.fixed and not g.triggered:
+            self.unbook(g)
+            for t in days[1 : LOCAL_REPAIR_DAYS + 1]:
+                if not self.can_book(g, t):
+                    continue
+                result = self._try(g, t, local_only=True)
+                if isinstance(result, Visit):
+                    self.book(g, t)
+                    self.counts["draw_moved_local"] += 1
+                    return result
+            self.book(g, home)
         first = self._try(g, g.day)
         if isinstance(first, Visit):
             return first
         self.last_reason = first
-        home = g.day
         self.unbook(g)
-        days = sorted(range(g.lo, g.hi + 1), key=lambda t: (abs(t - home), t))
         for t in days[:REPAIR_DAYS]:
             if t == home or not self.can_book(g, t):
                 continue
@@ -1104,6 +1228,7 @@ class Solver:
         clock = finish("merge", clock)
         self.progress("calendar", 0.0)
         self.calendar()
+        self.spend_slack()
         clock = finish("calendar", clock)
         self.progress("draw", 0.0)
         visits = self.draw()
@@ -1160,6 +1285,7 @@ def solve(
     time_limit: float = 60.0,
     workers: int = 1,
     progress: Progress | None = None,
+    visit_slack_percent: float = 0.0,
 ) -> Schedule:
     """Plan merged visits for `instance` and draw their teams.
 
@@ -1168,6 +1294,8 @@ def solve(
     guard of each exact CP-SAT piece (a tenth of it, at most 10 s); `workers` > 1 spreads
     those pieces, the calendar's branch flows and the first draw phase over processes
     (same answer). `progress(stage, fraction)` is called as stages advance.
+    `visit_slack_percent` lets the schedule make up to that percent of LB_visits more
+    enterprise entries where each saves an officer's day (`Solver.spend_slack`).
     """
     return Solver(
         instance,
@@ -1175,4 +1303,5 @@ def solve(
         time_limit=time_limit,
         workers=workers,
         progress=progress,
+        visit_slack_percent=visit_slack_percent,
     ).run()

@@ -7,8 +7,10 @@ id>") and `Staffer.staff` takes them in that order, skipping only those a hard r
 day's timeline). Anyone can recompute the order from the published seed.
 
 Order of the tiers, each ranked by the hash: inspectors of the enterprise's district (属地)
-who were not on the enterprise's last visit, then the rest of the department not on the last
-visit, then the last visit's inspectors (rotation: only when nobody else is eligible). A
+who were not on the enterprise's last visit, then those of the districts bordering it (when
+the instance gives `adjacent_districts`), then the rest of the department not on the last
+visit, then the last visit's inspectors (rotation: only when nobody else is eligible).
+An inspector certified for other departments' items (`also_for`) is in their tiers too. A
 tier of more than LARGE_POOL inspectors (a province's city branch holds hundreds) is taken in
 the order of `keyed_order`, a shuffle keyed the same way that is computed only as far as the
 draw looks: every inspector of the tier is still equally likely at every place, and a visit
@@ -20,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from checkonce.scheduler.model import Enterprise, Inspector, Instance
 from checkonce.scheduler.routing import DayTimeline, Point, Travel, intersect
@@ -132,11 +134,15 @@ class Staffer:
         for person in instance.inspectors:
             district = person.district or nearest_district((person.lat, person.lon), centre)
             self.home_district[person.id] = district
-            self.by_department[person.department].append(person.id)
-            self.local[(person.department, district)].append(person.id)
+            # An inspector certified for other departments' items (综合执法, `also_for`) is
+            # in each of their pools too.
+            for department in (person.department, *person.also_for):
+                self.by_department[department].append(person.id)
+                self.local[(department, district)].append(person.id)
         self.timelines: dict[tuple[str, str], DayTimeline] = {}
         self.pending: dict[tuple[str, str], list[tuple[int, int, Point]]] = defaultdict(list)
         self._remote_of: dict[tuple[str, str | None], list[str]] = {}
+        self._adjacent_of: dict[tuple[str, str | None], list[str]] = {}
         self._sorted_pools: dict[str, list[str]] = {}
         self._working_on: dict[str, tuple[str, list[str]]] = {}
         self.conflicted = {c.enterprise for c in instance.conflicts}
@@ -199,10 +205,12 @@ class Staffer:
         yield from drawn(local, f"{department}|{district}|local")
         if local_only:
             return
+        near = self._adjacent(department, district)
+        yield from drawn(near, f"{department}|{district}|adjacent")
         remote = self._remote(department, district)
         yield from drawn(remote, f"{department}|{district}|remote")
         # Rotation: the last visit's inspectors only when nobody else could go.
-        for pool in (local, remote):
+        for pool in (local, near, remote):
             again = [i for i in pool if i in last]
             yield from self.ranker.rank(
                 visit_id, self._eligible(again, enterprise.id, day, duration)
@@ -241,13 +249,24 @@ class Staffer:
             out.append(iid)
         return out
 
+    def _adjacent(self, department: str, district: str | None) -> list[str]:
+        """The department's inspectors of the districts bordering `district`."""
+        key = (department, district)
+        found = self._adjacent_of.get(key)
+        if found is None:
+            neighbours = self.instance.adjacent_districts.get(district or "", ())
+            found = [i for d in neighbours for i in self.local.get((department, d), [])]
+            self._adjacent_of[key] = found
+        return found
+
     def _remote(self, department: str, district: str | None) -> list[str]:
-        """The department's inspectors of other districts (computed once per branch)."""
+        """The department's inspectors of other, non-adjacent districts (computed once per
+        branch)."""
         key = (department, district)
         found = self._remote_of.get(key)
         if found is None:
-            local = set(self.local.get(key, []))
-            found = [i for i in self.by_department.get(department, []) if i not in local]
+            near = set(self.local.get(key, [])) | set(self._adjacent(department, district))
+            found = [i for i in self.by_department.get(department, []) if i not in near]
             self._remote_of[key] = found
         return found
 
@@ -291,49 +310,85 @@ class Staffer:
             return [(lo, hi)]
         return []
 
+    def stay(self, iid: str, shares: Mapping[str, int]) -> int:
+        """Minutes an inspector is on site (rule 5): until the departments it serves in the
+        visit are done — the largest of their shares — or the whole visit if it serves none."""
+        person = self.inspectors[iid]
+        own = shares.get(person.department, 0)
+        for department in person.also_for:
+            own = max(own, shares.get(department, 0))
+        return own or max(shares.values())
+
     def staff(
         self,
         visit_id: str,
         enterprise_id: str,
         day: str,
         needs: dict[str, int],
-        duration: int,
+        duration: int | Mapping[str, int],
         *,
         local_only: bool = False,
     ) -> tuple[int, list[str]] | str:
         """Draw a team for a visit and book it; returns (start, inspector ids) or a reason.
 
-        `needs` maps department → inspectors required. Nothing is booked on failure.
-        `local_only` draws from the first tier alone: the district's inspectors who were
-        not on the enterprise's last visit.
+        `needs` maps department → inspectors required; `duration` is the visit's length, or
+        each department's minutes (`dept_minutes`): the team arrives together and each
+        member stays until the departments it serves are done. An inspector drawn for one
+        department also counts for the others it serves (`also_for`). Nothing is booked on
+        failure. `local_only` draws from the first tier alone: the district's inspectors
+        who were not on the enterprise's last visit.
         """
+        shares = dict.fromkeys(needs, duration) if isinstance(duration, int) else dict(duration)
+        length = max(shares.values())
         ent = self.enterprises[enterprise_id]
         place = self.places[enterprise_id]
         lo = max(self.instance.day_start, ent.open[0])
-        hi = min(self.instance.day_end, ent.open[1]) - duration
+        hi = min(self.instance.day_end, ent.open[1]) - length
         if lo > hi:
-            return f"检查需 {duration} 分钟，超过企业营业时间与工作时间的交集"
+            return f"检查需 {length} 分钟，超过企业营业时间与工作时间的交集"
         window = [(lo, hi)]
         chosen: list[str] = []
-        for department in sorted(needs):
-            wanted = needs[department]
+        stays: dict[str, int] = {}
+
+        def take(department: str, wanted: int) -> int:
+            """Draw up to `wanted` more inspectors serving `department`; how many came."""
+            nonlocal window
             got = 0
-            for iid in self._candidates(visit_id, department, ent, day, duration, local_only):
-                if (iid, enterprise_id) in self.conflicts:
+            own = shares.get(department, length)
+            for iid in self._candidates(visit_id, department, ent, day, own, local_only):
+                if iid in stays or (iid, enterprise_id) in self.conflicts:
                     continue
                 if not self.inspectors[iid].works_on(day):
                     continue
-                narrowed = intersect(window, self._starts(iid, day, place, duration, window))
+                stay = self.stay(iid, shares)
+                narrowed = intersect(window, self._starts(iid, day, place, stay, window))
                 if narrowed:
                     window = narrowed
                     chosen.append(iid)
+                    stays[iid] = stay
                     got += 1
                     if got == wanted:
                         break  # before the generator ranks the next tier
+            return got
+
+        for department in sorted(needs):
+            wanted = needs[department]
+            # An inspector already drawn who also serves this department counts for it.
+            have = sum(1 for iid in chosen if self.inspectors[iid].serves(department))
+            if have >= wanted:
+                continue
+            got = have + take(department, wanted - have)
             if got < wanted:
                 return (
                     f"{day} {department} 无足够可用的持证执法人员（需 {wanted} 人，可派 {got} 人）"
                 )
+        # Inspectors counted for several departments can leave the team short of min_team:
+        # the department with the most minutes draws the rest.
+        short = self.instance.policy.min_team - len(chosen)
+        if short > 0:
+            lead = min(shares, key=lambda d: (-shares[d], d))
+            if take(lead, short) < short:
+                return f"{day} {lead} 无足够可用的持证执法人员凑足最少 {self.instance.policy.min_team} 人"
         start = window[0][0]
         for iid in chosen:
             key = (iid, day)
@@ -346,7 +401,7 @@ class Staffer:
                     budget=person.minutes_per_day,
                     travel=self.travel,
                 )
-            self.timelines[key].insert(start, start + duration, place)
+            self.timelines[key].insert(start, start + stays[iid], place)
         self.last[enterprise_id] = set(chosen)
         return start, chosen
 

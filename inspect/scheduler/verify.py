@@ -87,7 +87,7 @@ class _Context:
         self.conflicts = {(c.inspector, c.enterprise) for c in instance.conflicts}
         # Visits referring to unknown tasks/inspectors are reported by the coverage and
         # team rules; the other rules skip the unknown ids instead of crashing.
-        self._days: dict[tuple[str, str], list[Visit]] | None = None
+        self._days: dict[tuple[str, str], list[tuple[int, int, Visit]]] | None = None
         self.visit_tasks = {
             v.id: [self.tasks[t] for t in v.tasks if t in self.tasks] for v in schedule.visits
         }
@@ -102,16 +102,35 @@ class _Context:
         ent = self.enterprises.get(visit.enterprise)
         return None if ent is None else (ent.lat, ent.lon)
 
-    def inspector_days(self) -> dict[tuple[str, str], list[Visit]]:
-        """Each inspector's visits per day, by start time (computed once)."""
+    def on_site(self, visit: Visit, iid: str) -> tuple[int, int]:
+        """Rule 5: the inspector's on-site interval on a visit — from `start` until the
+        departments it serves there are done (`dept_minutes`, the sum of each department's
+        task minutes), or until `end` when it serves none of them."""
+        person = self.inspectors.get(iid)
+        minutes: dict[str, int] = defaultdict(int)
+        for task in self.visit_tasks[visit.id]:
+            minutes[task.department] += task.minutes
+        served = [
+            m
+            for department, m in minutes.items()
+            if person is not None
+            and (department == person.department or department in person.also_for)
+        ]
+        if not served:
+            return visit.start, visit.end
+        return visit.start, visit.start + max(served)
+
+    def inspector_days(self) -> dict[tuple[str, str], list[tuple[int, int, Visit]]]:
+        """Each inspector's on-site intervals per day, by arrival (computed once)."""
         if self._days is not None:
             return self._days
-        days: dict[tuple[str, str], list[Visit]] = defaultdict(list)
+        days: dict[tuple[str, str], list[tuple[int, int, Visit]]] = defaultdict(list)
         for visit in self.schedule.visits:
             for iid in visit.inspectors:
-                days[(iid, visit.day)].append(visit)
-        for visits in days.values():
-            visits.sort(key=lambda v: (v.start, v.end, v.id))
+                start, leave = self.on_site(visit, iid)
+                days[(iid, visit.day)].append((start, leave, visit))
+        for stays in days.values():
+            stays.sort(key=lambda s: (s[0], s[1], s[2].id))
         self._days = dict(days)
         return self._days
 
@@ -216,9 +235,15 @@ def check_one_visit_per_day(ctx: _Context) -> list[Violation]:
 
 
 def check_team_size(ctx: _Context) -> list[Violation]:
-    """Rule 3: each task has ≥ `team` inspectors of its department; a visit ≥ min_team."""
+    """Rule 3: each task has ≥ `need` inspectors serving its department; a visit ≥ min_team.
+
+    An inspector serves its own department and those in its `also_for`. `need` is the
+    task's `team` in a visit of one department, min(team, joint_team_per_department) in a
+    joint visit (the task's team when the policy gives no joint rule).
+    """
     out: list[Violation] = []
     min_team = ctx.instance.policy.min_team
+    joint_rule = ctx.instance.policy.joint_team_per_department
     for visit in ctx.schedule.visits:
         unknown = [i for i in visit.inspectors if i not in ctx.inspectors]
         if unknown:
@@ -234,7 +259,10 @@ def check_team_size(ctx: _Context) -> list[Violation]:
         per_department: dict[str, int] = defaultdict(int)
         for iid in set(visit.inspectors):
             if iid in ctx.inspectors:
-                per_department[ctx.inspectors[iid].department] += 1
+                person = ctx.inspectors[iid]
+                for department in {person.department, *person.also_for}:
+                    per_department[department] += 1
+        joint = len({t.department for t in ctx.visit_tasks[visit.id]}) > 1
         if len(set(visit.inspectors)) < min_team:
             out.append(
                 Violation(
@@ -246,13 +274,16 @@ def check_team_size(ctx: _Context) -> list[Violation]:
             )
         for task in ctx.visit_tasks[visit.id]:
             have = per_department.get(task.department, 0)
-            if have < task.team:
+            need = task.team
+            if joint and joint_rule is not None:
+                need = min(task.team, joint_rule)
+            if have < need:
                 out.append(
                     Violation(
                         "team_size",
                         (visit.id, task.id),
-                        f"检查 {visit.id} 中任务 {task.id} 需要 {task.department} 的 "
-                        f"{task.team} 名执法人员，实际 {have} 名",
+                        f"检查 {visit.id} 中任务 {task.id} 需要可执行 {task.department} 事项的 "
+                        f"{need} 名执法人员，实际 {have} 名",
                     )
                 )
     return out
@@ -295,14 +326,17 @@ def check_visit_duration(ctx: _Context) -> list[Violation]:
 def check_inspector_timeline(ctx: _Context) -> list[Violation]:
     """Rule 5: per inspector and day — available, certified, no overlap, travel, day length.
 
-    The day's total is time on site plus every travel leg, home legs included.
+    Each inspector's time on a visit is its on-site interval (`_Context.on_site`): the team
+    arrives together at `start`, and each member leaves once the departments it serves are
+    done. The day's total is time on site plus every travel leg, home legs included.
     """
     out: list[Violation] = []
     inst = ctx.instance
-    for (iid, day), visits in sorted(ctx.inspector_days().items()):
+    for (iid, day), stays in sorted(ctx.inspector_days().items()):
         person = ctx.inspectors.get(iid)
         if person is None:
             continue  # reported by check_team_size
+        visits = [v for _s, _l, v in stays]
         ids = tuple(v.id for v in visits)
         if day in person.unavailable:
             out.append(Violation("inspector_timeline", (iid, *ids), f"{iid} 在 {day} 不可出勤"))
@@ -322,7 +356,7 @@ def check_inspector_timeline(ctx: _Context) -> list[Violation]:
         total = 0.0
         first_leg = ctx.minutes(home, places[0])  # type: ignore[arg-type]
         last_leg = ctx.minutes(places[-1], home)  # type: ignore[arg-type]
-        if visits[0].start - first_leg < inst.day_start - EPS:
+        if stays[0][0] - first_leg < inst.day_start - EPS:
             out.append(
                 Violation(
                     "inspector_timeline",
@@ -331,37 +365,37 @@ def check_inspector_timeline(ctx: _Context) -> list[Violation]:
                     f"早于上班时间 {format_clock(inst.day_start)} 出发",
                 )
             )
-        if visits[-1].end + last_leg > inst.day_end + EPS:
+        if stays[-1][1] + last_leg > inst.day_end + EPS:
             out.append(
                 Violation(
                     "inspector_timeline",
                     (iid, visits[-1].id),
-                    f"{iid} 在 {day} 结束 {visits[-1].id} 后需 {last_leg:.0f} 分钟返回，"
+                    f"{iid} 在 {day} 离开 {visits[-1].id} 后需 {last_leg:.0f} 分钟返回，"
                     f"晚于下班时间 {format_clock(inst.day_end)}",
                 )
             )
         total += first_leg + last_leg
-        for prev, nxt, p_prev, p_next in zip(visits, visits[1:], places, places[1:], strict=False):
+        for prev, nxt, p_prev, p_next in zip(stays, stays[1:], places, places[1:], strict=False):
             leg = ctx.minutes(p_prev, p_next)  # type: ignore[arg-type]
             total += leg
-            if nxt.start < prev.end:
+            if nxt[0] < prev[1]:
                 out.append(
                     Violation(
                         "inspector_timeline",
-                        (iid, prev.id, nxt.id),
-                        f"{iid} 在 {day} 的检查 {prev.id} 与 {nxt.id} 时间重叠",
+                        (iid, prev[2].id, nxt[2].id),
+                        f"{iid} 在 {day} 的检查 {prev[2].id} 与 {nxt[2].id} 在场时间重叠",
                     )
                 )
-            elif nxt.start < prev.end + leg - EPS:
+            elif nxt[0] < prev[1] + leg - EPS:
                 out.append(
                     Violation(
                         "inspector_timeline",
-                        (iid, prev.id, nxt.id),
-                        f"{iid} 在 {day} 从 {prev.id} 到 {nxt.id} 需路程 {leg:.0f} 分钟，"
-                        f"间隔只有 {nxt.start - prev.end} 分钟",
+                        (iid, prev[2].id, nxt[2].id),
+                        f"{iid} 在 {day} 从 {prev[2].id} 到 {nxt[2].id} 需路程 {leg:.0f} 分钟，"
+                        f"离开后只有 {nxt[0] - prev[1]} 分钟",
                     )
                 )
-        total += sum(v.end - v.start for v in visits)
+        total += sum(leave - start for start, leave, _v in stays)
         if total > person.minutes_per_day + EPS:
             out.append(
                 Violation(
@@ -391,7 +425,11 @@ def check_conflicts(ctx: _Context) -> list[Violation]:
 
 
 def check_caps(ctx: _Context) -> list[Violation]:
-    """Rule 7: yearly, per-department, weekly and monthly frequency caps per enterprise."""
+    """Rule 7: yearly, per-department, weekly and monthly frequency caps per enterprise.
+
+    Only visits holding a routine task count: a visit of triggered tasks alone (complaints,
+    referrals, follow-ups) counts against no cap.
+    """
     out: list[Violation] = []
     policy = ctx.instance.policy
     routine_visits: dict[str, int] = defaultdict(int)
@@ -400,11 +438,12 @@ def check_caps(ctx: _Context) -> list[Violation]:
     months: dict[tuple[str, str], list[str]] = defaultdict(list)
     for visit in ctx.schedule.visits:
         tasks = ctx.visit_tasks[visit.id]
-        if any(t.kind != "triggered" for t in tasks):
-            routine_visits[visit.enterprise] += 1
         for task in tasks:
             if task.kind != "triggered":
                 routine_tasks[(visit.enterprise, task.department)] += 1
+        if not any(t.kind != "triggered" for t in tasks):
+            continue
+        routine_visits[visit.enterprise] += 1
         try:
             iso = date.fromisoformat(visit.day).isocalendar()
         except ValueError:
@@ -440,7 +479,7 @@ def check_caps(ctx: _Context) -> list[Violation]:
                 Violation(
                     "caps",
                     (eid, *ids),
-                    f"企业 {eid} 在 {year} 年第 {week} 周被进入 {len(ids)} 次，"
+                    f"企业 {eid} 在 {year} 年第 {week} 周有 {len(ids)} 次含常规任务的入企，"
                     f"超过每周上限 {policy.max_visits_per_enterprise_week} 次",
                 )
             )
@@ -450,7 +489,7 @@ def check_caps(ctx: _Context) -> list[Violation]:
                 Violation(
                     "caps",
                     (eid, *ids),
-                    f"企业 {eid} 在 {month} 被进入 {len(ids)} 次，"
+                    f"企业 {eid} 在 {month} 有 {len(ids)} 次含常规任务的入企，"
                     f"超过每月上限 {policy.max_visits_per_enterprise_month} 次",
                 )
             )
@@ -505,18 +544,35 @@ def compute_metrics(ctx: _Context) -> dict[str, Any]:
     lb = lb_visits(ctx.instance, scheduled_ids)
     visits = len(ctx.schedule.visits)
     travel_km = 0.0
+    on_site = 0
+    travel_minutes = 0.0
     minutes: dict[str, float] = defaultdict(float)
-    for (iid, _day), day_visits in ctx.inspector_days().items():
+    for (iid, _day), stays in ctx.inspector_days().items():
         person = ctx.inspectors.get(iid)
-        places = [ctx.place(v) for v in day_visits]
+        places = [ctx.place(v) for _s, _l, v in stays]
         if person is None or any(p is None for p in places):
             continue
         route = [(person.lat, person.lon), *places, (person.lat, person.lon)]
         km = sum(ctx.km(a, b) for a, b in itertools.pairwise(route))  # type: ignore[arg-type]
         travel_km += km
-        minutes[iid] += km / ctx.instance.speed_kmh * 60.0 + sum(
-            v.end - v.start for v in day_visits
-        )
+        here = sum(leave - start for start, leave, _v in stays)
+        on_site += here
+        travel_minutes += km / ctx.instance.speed_kmh * 60.0
+        minutes[iid] += km / ctx.instance.speed_kmh * 60.0 + here
+    # Inspector-visits outside the inspector's home district (when the instance says it),
+    # and the days each department works in each district (how packed its calendar is).
+    inspector_visits = cross_district = 0
+    department_district_days: set[tuple[str, str, str]] = set()
+    for visit in ctx.schedule.visits:
+        ent = ctx.enterprises.get(visit.enterprise)
+        if ent is not None:
+            for task in ctx.visit_tasks[visit.id]:
+                department_district_days.add((task.department, ent.district, visit.day))
+        for iid in visit.inspectors:
+            person = ctx.inspectors.get(iid)
+            inspector_visits += 1
+            if ent and person and person.district and person.district != ent.district:
+                cross_district += 1
     # Spread over everyone of a department that has work, idle inspectors included.
     busy_departments = {ctx.tasks[t].department for t in scheduled_ids}
     loads = [
@@ -537,6 +593,14 @@ def compute_metrics(ctx: _Context) -> dict[str, Any]:
         "inspector_days": len(ctx.inspector_days()),
         "inspector_minutes_lb": inspector_minutes_lb(ctx.tasks[t] for t in set(scheduled_ids)),
         "travel_km": round(travel_km, 1),
+        "inspector_minutes_on_site": on_site,
+        "inspector_minutes_travel": round(travel_minutes),
+        "inspector_visits": inspector_visits,
+        "cross_district_inspector_visits": cross_district,
+        "department_district_days": len(department_district_days),
+        "cross_district_share": round(cross_district / inspector_visits, 4)
+        if inspector_visits
+        else 0.0,
         "rotation_repeats": rotation_repeats(ctx),
         "workload_mean_minutes": round(mean, 1),
         "workload_max_minutes": round(max(loads), 1) if loads else 0.0,

@@ -51,6 +51,10 @@ class ScheduleVersion(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     verifier_report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     violations: Mapped[int] = mapped_column(Integer, default=0)
+    # The calendar the version was planned on: {"years": [WorkCalendar.year_record, …]}.
+    calendar: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
     based_on_id: Mapped[int | None] = mapped_column(ForeignKey("schedule_version.id"))
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -61,6 +65,12 @@ class ScheduleVersion(Base):
         back_populates="schedule", cascade="all, delete-orphan", order_by="Visit.id"
     )
     unscheduled: Mapped[list[UnscheduledTask]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def provisional_years(self) -> list[int]:
+        """Years of its calendar that were provisional (holidays may still move)."""
+        years = (self.calendar or {}).get("years", [])
+        return [y["year"] for y in years if y.get("status") == "provisional"]
 
     __table_args__ = (
         UniqueConstraint("period", "version"),

@@ -1,6 +1,7 @@
-"""Jobs of the visits domain: the missed-visit sweep at the end of each workday, and the
+"""Jobs of the visits domain: the missed-visit sweep at the end of each workday, the
 evening preparation of the next workday (routes fixed, inspection codes issued, notices to
-enterprises of their announced visits).
+enterprises of their announced visits), and the morning re-check of published visits
+against the calendar (a replaced year file can turn a planned day into a holiday).
 
 Both concern only the schedule versions in force (published) and are safe to run again:
 a second run the same evening finds nothing left to do.
@@ -125,6 +126,112 @@ def missed_visit_sweep(ctx: JobContext) -> dict[str, Any]:
         "versions": replanned,
         "new_visits": moved,
         "unscheduled_tasks": left_out,
+    }
+
+
+def _calendar_seed(period: str, today: dt.date, base_id: int) -> str:
+    """A calendar re-plan's seed, derived from what triggered it (like `_replan_seed`)."""
+    return hashlib.sha256(f"calendar-recheck:{period}:{today}:{base_id}".encode()).hexdigest()
+
+
+def visits_on_non_workdays(
+    ctx: JobContext, version: ScheduleVersion, *, from_day: dt.date
+) -> list[Visit]:
+    """Visits of `version` still to happen (state `scheduled`, from `from_day` on) whose day
+    the current calendar says is not a workday."""
+    return [
+        visit
+        for visit in ctx.db_session.scalars(
+            select(Visit)
+            .where(
+                Visit.schedule_id == version.id,
+                Visit.state == "scheduled",
+                Visit.day >= from_day,
+            )
+            .order_by(Visit.day, Visit.start, Visit.id)
+        )
+        if not ctx.calendar.is_workday(visit.day)
+    ]
+
+
+@scheduled_job(
+    "calendar_recheck",
+    trigger={"hour": 6, "minute": 30},
+    description="工作日历更新后：列出已发布排程中落在非工作日的检查，按冻结规则重排并发布",
+    misfire_grace_time=12 * 3600,
+)
+def calendar_recheck(ctx: JobContext) -> dict[str, Any]:
+    """When a calendar year file is replaced (the State Council notice replacing a
+    provisional year), published visits may now fall on a holiday. For each version in
+    force: the calendar years it was planned on are compared with today's files, the visits
+    from today on that now fall on a non-workday are listed, and if there are any the period
+    is re-planned under the usual re-plan rules (executed visits and the next few workdays
+    frozen; everything else re-solved on the new workdays) and the re-plan published. A
+    frozen visit on a new holiday cannot move by those rules: it is reported for the
+    coordinator to handle."""
+    s = ctx.db_session
+    versions = list(
+        s.scalars(
+            select(ScheduleVersion)
+            .where(ScheduleVersion.state == "published")
+            .order_by(ScheduleVersion.period)
+        )
+    )
+    changed: list[str] = []
+    listed: list[str] = []
+    replanned: list[str] = []
+    stuck: list[str] = []
+    failures: list[str] = []
+    for version in versions:
+        start, end = service.parse_period(version.period)
+        recorded = {y["year"]: y for y in (version.calendar or {}).get("years", [])}
+        now = {y["year"]: y for y in ctx.calendar.years_record(start, end)}
+        if recorded and recorded != now:
+            changed.append(version.period)
+        off = visits_on_non_workdays(ctx, version, from_day=ctx.today)
+        if not off:
+            continue
+        codes = [f"{version.period} {v.code} {v.day.isoformat()}" for v in off]
+        listed.extend(codes)
+        log.warning("published visits on non-workdays: %s", ", ".join(codes))
+        period, base_id = version.period, version.id
+        try:
+            prep = service.prepare_generation(
+                db_session=s,
+                period=period,
+                actor=ctx.actor,
+                seed=_calendar_seed(period, ctx.today, base_id),
+                replan=True,
+                today=ctx.today,
+                policy=ctx.policy,
+                calendar=ctx.calendar,
+            )
+            s.commit()
+            outcome = service.solve_prepared(
+                prep, time_limit=ctx.settings.jobs_replan_seconds, workers=1
+            )
+            with s.begin_nested():
+                draft = service.store_generation(db_session=s, prep=prep, outcome=outcome)
+                service.publish_schedule(db_session=s, schedule_id=draft.id, actor=ctx.actor)
+            s.commit()
+        except CheckOnceError as exc:
+            failures.append(f"{period}: {exc.message}")
+            continue
+        replanned.append(f"{period} v{draft.version}")
+        stuck.extend(
+            f"{period} {v.code} {v.day.isoformat()}"
+            for v in visits_on_non_workdays(ctx, draft, from_day=ctx.today)
+        )
+    if stuck:
+        log.warning("frozen visits left on non-workdays: %s", ", ".join(stuck))
+    if failures:
+        raise CheckOnceError("按新日历重排失败：" + "；".join(failures))
+    return {
+        "versions_checked": len(versions),
+        "calendar_changed": changed,
+        "visits_on_non_workdays": listed,
+        "replanned": replanned,
+        "frozen_on_non_workdays": stuck,
     }
 
 

@@ -23,7 +23,7 @@ import secrets
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -39,13 +39,29 @@ from checkonce.errors import CheckOnceError, Conflict, NotFound
 from checkonce.jobs.metrics import observe_solve
 from checkonce.plans.models import InspectionTask
 from checkonce.policy import Policy, jurisdiction_policy
-from checkonce.registry.models import CheckItem, Department, Enterprise, Inspector
+from checkonce.registry.models import (
+    CheckItem,
+    Department,
+    Enterprise,
+    Inspector,
+    InspectorCertification,
+)
 from checkonce.scheduler.bounds import status_quo_visits
-from checkonce.scheduler.model import Instance, Schedule
+from checkonce.scheduler.model import Department as SchedulerDepartment
+from checkonce.scheduler.model import Instance, Schedule, Task, Unscheduled
+from checkonce.scheduler.model import Visit as SchedulerVisit
 from checkonce.scheduler.solve import solve
 from checkonce.scheduler.verify import great_circle_km, verify
+from checkonce.visits.comparison import ALONE_KEY, departments_alone
 from checkonce.visits.history import EnterpriseHistory, load_history
-from checkonce.visits.instance import build_instance, inspector_row, parse_period
+from checkonce.visits.instance import (
+    build_instance,
+    parse_period,
+    task_interchange_id,
+    to_enterprise,
+    to_inspector,
+    to_task,
+)
 from checkonce.visits.models import (
     ScheduleVersion,
     UnscheduledTask,
@@ -97,7 +113,6 @@ EXECUTED_STATES = ("checked_in", "completed")
 # enterprises have been told (and announced notices sent) for them.
 DEFAULT_FREEZE_WORKDAYS = 2
 SEED_PATTERN = re.compile(r"^[0-9a-f]{1,64}$")
-TASK_ID = re.compile(r"^T(\d+)$")
 
 
 def stage_fraction(stage: str, fraction: float) -> float:
@@ -126,12 +141,21 @@ def check_seed(seed: str | None) -> str:
     return text
 
 
-def task_db_id(interchange_id: str) -> int:
-    """'T000123' → 123."""
-    match = TASK_ID.match(interchange_id)
-    if not match:
-        raise ValueError(f"not a task id of this database: {interchange_id}")
-    return int(match.group(1))
+def provisional_calendar_warning(years: list[int]) -> str | None:
+    """The warning shown on generating or publishing a schedule planned on provisional
+    calendar years (statutory holidays only, before the State Council notice)."""
+    if not years:
+        return None
+    named = "、".join(str(y) for y in years)
+    return (
+        f"{named} 年的工作日历是暂定的：只含法定节假日，没有国务院办公厅通知才确定的补假和调休，"
+        f"排在这些日子的检查可能落在假日。通知发布后请替换 calendar/{years[0]}.toml，"
+        "系统会列出落在非工作日的已发布检查并按冻结规则重新安排。"
+    )
+
+
+def _minutes(value: dt.time) -> int:
+    return value.hour * 60 + value.minute
 
 
 def _clock(minutes: int) -> dt.time:
@@ -205,17 +229,18 @@ class FrozenVisit:
     inspector_ids: list[int]
     inspector_codes: list[str]
 
-    def to_interchange(self) -> dict[str, Any]:
-        return {
-            "id": self.code,
-            "enterprise": self.enterprise,
-            "day": self.day.isoformat(),
-            "start": _hhmm(self.start),
-            "end": _hhmm(self.end),
-            "lead": self.lead,
-            "tasks": [f"T{t:06d}" for t in self.task_ids],
-            "inspectors": list(self.inspector_codes),
-        }
+    def to_visit(self) -> SchedulerVisit:
+        """The visit as the scheduler's `Visit` (kept unchanged in the re-plan)."""
+        return SchedulerVisit(
+            id=self.code,
+            enterprise=self.enterprise,
+            day=self.day.isoformat(),
+            start=_minutes(self.start),
+            end=_minutes(self.end),
+            lead=self.lead,
+            tasks=tuple(task_interchange_id(t) for t in self.task_ids),
+            inspectors=tuple(self.inspector_codes),
+        )
 
 
 @dataclass
@@ -225,12 +250,24 @@ class Preparation:
     period: str
     actor: Actor
     seed: str
-    full: dict[str, Any]  # the period's whole instance: verifies the combined schedule
-    to_solve: dict[str, Any]  # what the solver places (frozen tasks removed on a re-plan)
+    full: Instance  # the period's whole instance: verifies the combined schedule
+    to_solve: Instance  # what the solver places (frozen tasks removed on a re-plan)
+    # Database id of every task of `full` by its scheduler id (no parsing ids back).
+    task_ids: dict[str, int] = field(default_factory=dict)
+    # Re-plan: tasks whose window ended before `free_from` (left out with that reason).
+    closed: list[Task] = field(default_factory=list)
     base_id: int | None = None
     frozen: list[FrozenVisit] = field(default_factory=list)
     free_from: dt.date | None = None  # re-plan: first day new visits may use
     next_code: int = 1
+    # Entries the schedule may add above LB_visits to save inspector time (policy).
+    visit_slack_percent: float = 0.0
+    # The calendar year files used (WorkCalendar.year_record), recorded on the version.
+    calendar_years: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def provisional_years(self) -> list[int]:
+        return [y["year"] for y in self.calendar_years if y.get("status") == "provisional"]
 
 
 @dataclass
@@ -294,13 +331,18 @@ def _freeze(
 
 
 def _complete_for_frozen(
-    db_session: Session, data: dict[str, Any], frozen: list[FrozenVisit], period: str
-) -> None:
+    db_session: Session,
+    full: Instance,
+    task_ids: dict[str, int],
+    frozen: list[FrozenVisit],
+    period: str,
+) -> Instance:
     """Frozen visits may hold tasks or inspectors the instance no longer offers (a draw
     superseded, an inspector retired since): add them so the combined schedule verifies."""
     start, end = parse_period(period)
-    have_tasks = {t["id"] for t in data["tasks"]}
-    missing_tasks = sorted({t for v in frozen for t in v.task_ids if f"T{t:06d}" not in have_tasks})
+    have_tasks = set(task_ids.values())
+    missing_tasks = sorted({t for v in frozen for t in v.task_ids if t not in have_tasks})
+    tasks = list(full.tasks)
     for task in db_session.scalars(
         select(InspectionTask)
         .where(InspectionTask.id.in_(missing_tasks))
@@ -309,44 +351,53 @@ def _complete_for_frozen(
             selectinload(InspectionTask.department),
             selectinload(InspectionTask.item),
         )
+        .order_by(InspectionTask.id)
     ):
-        data["tasks"].append(task.to_interchange())
-    have_people = {i["id"] for i in data["inspectors"]}
+        tasks.append(to_task(task))
+        task_ids[task_interchange_id(task.id)] = task.id
+    have_people = {i.id for i in full.inspectors}
+    people = list(full.inspectors)
     missing_people = sorted({i for v in frozen for i in v.inspector_ids})
     for person in db_session.scalars(
         select(Inspector)
         .where(Inspector.id.in_(missing_people))
-        .options(selectinload(Inspector.unavailable_days), selectinload(Inspector.department))
+        .options(
+            selectinload(Inspector.unavailable_days),
+            selectinload(Inspector.department),
+            selectinload(Inspector.extra_certifications).selectinload(
+                InspectorCertification.department
+            ),
+        )
+        .order_by(Inspector.id)
     ):
         if person.code not in have_people and person.certificate_valid_from is not None:
-            data["inspectors"].append(inspector_row(person, start, end))
-    have_depts = {d["id"] for d in data["departments"]}
-    needed = {t["department"] for t in data["tasks"]} | {
-        i["department"] for i in data["inspectors"]
+            people.append(to_inspector(person, start, end))
+    have_depts = {d.id for d in full.departments}
+    needed = {t.department for t in tasks} | {
+        d for i in people for d in (i.department, *i.also_for)
     }
+    departments = list(full.departments)
     for dept in db_session.scalars(
-        select(Department).where(Department.code.in_(sorted(needed - have_depts)))
+        select(Department)
+        .where(Department.code.in_(sorted(needed - have_depts)))
+        .order_by(Department.code)
     ):
-        data["departments"].append({"id": dept.code, "name": dept.name})
-    have_firms = {e["id"] for e in data["enterprises"]}
+        departments.append(SchedulerDepartment(id=dept.code, name=dept.name))
+    have_firms = {e.id for e in full.enterprises}
+    enterprises = list(full.enterprises)
     for firm in db_session.scalars(
-        select(Enterprise).where(
-            Enterprise.credit_code.in_(
-                sorted({t["enterprise"] for t in data["tasks"]} - have_firms)
-            )
-        )
+        select(Enterprise)
+        .where(Enterprise.credit_code.in_(sorted({t.enterprise for t in tasks} - have_firms)))
+        .order_by(Enterprise.id)
     ):
-        data["enterprises"].append(
-            {
-                "id": firm.credit_code,
-                "name": firm.name,
-                "district": firm.district_adcode,
-                "lat": firm.lat,
-                "lon": firm.lon,
-                "risk": firm.risk_class,
-                "open": [_hhmm(firm.opens_at), _hhmm(firm.closes_at)],
-            }
-        )
+        enterprises.append(to_enterprise(firm))
+    return replace(
+        full,
+        tasks=tuple(tasks),
+        inspectors=tuple(people),
+        departments=tuple(departments),
+        enterprises=tuple(enterprises),
+    )
 
 
 def prepare_generation(
@@ -416,7 +467,7 @@ def prepare_generation(
     history = load_history(
         db_session=db_session, period=period, start=start, enterprise_ids=enterprise_ids
     )
-    full = build_instance(
+    built = build_instance(
         db_session=db_session,
         period=period,
         calendar=calendar,
@@ -424,38 +475,47 @@ def prepare_generation(
         seed=seed,
         history=history,
     )
+    full, task_ids = built.instance, dict(built.task_ids)
     if frozen:
-        _complete_for_frozen(db_session, full, frozen, period)
-    if not full["tasks"]:
+        try:
+            full = _complete_for_frozen(db_session, full, task_ids, frozen, period)
+        except ValueError as exc:
+            raise CheckOnceError(f"排程实例无效：{exc}") from exc
+    if not full.tasks:
         raise CheckOnceError(f"期间 {period} 没有已批准的检查任务，无法生成排程")
 
-    to_solve = full
+    to_solve, closed = full, []
     if replan:
-        to_solve = _replan_instance(db_session, full, frozen, history, free_from)
+        to_solve, closed = _replan_instance(db_session, full, frozen, history, free_from)
     return Preparation(
         period=period,
         actor=actor,
         seed=seed,
         full=full,
         to_solve=to_solve,
+        task_ids=task_ids,
+        closed=closed,
         base_id=base.id if replan and base is not None else None,
         frozen=frozen,
         free_from=free_from,
         next_code=next_code,
+        visit_slack_percent=policy.schedule.visit_slack_percent,
+        calendar_years=calendar.years_record(start, end),
     )
 
 
 def _replan_instance(
     db_session: Session,
-    full: dict[str, Any],
+    full: Instance,
     frozen: list[FrozenVisit],
     history: dict[int, EnterpriseHistory],
     free_from: dt.date | None,
-) -> dict[str, Any]:
-    """The instance of what is left to place: frozen tasks removed, windows starting no
-    earlier than `free_from`, frozen visits counted as this year's history."""
-    frozen_tasks = {f"T{t:06d}" for v in frozen for t in v.task_ids}
-    kinds = {t["id"]: (t["department"], t["kind"]) for t in full["tasks"]}
+) -> tuple[Instance, list[Task]]:
+    """The instance of what is left to place — frozen tasks removed, windows starting no
+    earlier than `free_from`, frozen visits counted as this year's history — and the tasks
+    whose window ended before `free_from` (left out with that reason)."""
+    frozen_tasks = {task_interchange_id(t) for v in frozen for t in v.task_ids}
+    kinds = {t.id: (t.department, t.kind) for t in full.tasks}
     credit_of = dict(
         db_session.execute(
             select(Enterprise.id, Enterprise.credit_code).where(
@@ -474,35 +534,39 @@ def _replan_instance(
             )
     for visit in sorted(frozen, key=lambda v: (v.day, v.start)):
         entry = extra.setdefault(visit.enterprise, EnterpriseHistory())
-        entry.add_visit(
-            visit.day,
-            [kinds[f"T{t:06d}"] for t in visit.task_ids if f"T{t:06d}" in kinds],
-            visit.inspector_codes,
-        )
-    tasks = []
-    for task in full["tasks"]:
-        if task["id"] in frozen_tasks:
+        ids = [task_interchange_id(t) for t in visit.task_ids]
+        entry.add_visit(visit.day, [kinds[t] for t in ids if t in kinds], visit.inspector_codes)
+    tasks: list[Task] = []
+    closed: list[Task] = []
+    for task in full.tasks:
+        if task.id in frozen_tasks:
             continue
-        row = dict(task)
-        if free_from is not None and row["window"][0] < free_from.isoformat():
-            row["window"] = [free_from.isoformat(), row["window"][1]]
-            if row["window"][0] > row["window"][1]:
-                row["window"] = [row["window"][1], row["window"][1]]
-                row["closed"] = True  # past its window: left out below with its reason
-        tasks.append(row)
+        first = dt.date.fromisoformat(task.window[0])
+        last = dt.date.fromisoformat(task.window[1])
+        if free_from is not None and first < free_from:
+            if last < free_from:
+                closed.append(task)  # past its window
+                continue
+            task = replace(task, window=(free_from.isoformat(), task.window[1]))
+        tasks.append(task)
     enterprises = []
-    for firm in full["enterprises"]:
-        row = dict(firm)
-        if firm["id"] in extra:
-            row.update(extra[firm["id"]].to_interchange())
-        enterprises.append(row)
-    data = dict(full)
-    data["tasks"] = tasks
-    data["enterprises"] = enterprises
-    data["workdays"] = [
-        d for d in full["workdays"] if free_from is None or d >= free_from.isoformat()
-    ]
-    return data
+    for firm in full.enterprises:
+        entry = extra.get(firm.id)
+        if entry is not None:
+            firm = replace(
+                firm,
+                visits_this_year=entry.visits,
+                routine_this_year=dict(sorted(entry.routine.items())),
+                last_inspectors=tuple(entry.last_inspectors),
+            )
+        enterprises.append(firm)
+    workdays = tuple(
+        d for d in full.workdays if free_from is None or dt.date.fromisoformat(d) >= free_from
+    )
+    return (
+        replace(full, tasks=tuple(tasks), enterprises=tuple(enterprises), workdays=workdays),
+        closed,
+    )
 
 
 def solve_prepared(
@@ -514,14 +578,7 @@ def solve_prepared(
 ) -> Outcome:
     """Solve what is left to place, merge with the frozen visits and verify the whole."""
     report_progress = progress or (lambda stage, fraction: None)
-    closed = [t for t in prep.to_solve["tasks"] if t.get("closed")]
-    try:
-        full = Instance.from_json(prep.full)
-        part = Instance.from_json(
-            {**prep.to_solve, "tasks": [t for t in prep.to_solve["tasks"] if not t.get("closed")]}
-        )
-    except ValueError as exc:
-        raise CheckOnceError(f"排程实例无效：{exc}") from exc
+    full, part = prep.full, prep.to_solve
 
     def solver_progress(stage: str, fraction: float) -> None:
         if stage in ("merge", "calendar", "draw"):
@@ -530,41 +587,41 @@ def solve_prepared(
     if time_limit <= 0 or workers < 1:
         raise CheckOnceError("求解时限须为正数，线程数至少为 1")
     solved = solve(
-        part, seed=prep.seed, time_limit=time_limit, workers=workers, progress=solver_progress
+        part,
+        seed=prep.seed,
+        time_limit=time_limit,
+        workers=workers,
+        progress=solver_progress,
+        visit_slack_percent=prep.visit_slack_percent,
     )
     observe_solve(solved.metrics.get("solve_seconds"))
     report_progress("verify", 0.0)
 
-    new_visits = []
+    new_visits: list[SchedulerVisit] = []
     for index, visit in enumerate(sorted(solved.visits, key=lambda v: (v.day, v.start, v.id))):
         # A re-plan numbers its new visits after every code of the version it replaces, so
         # a code never names two different visits of one period.
         code = f"V{prep.next_code + index:06d}" if prep.base_id else visit.id
-        new_visits.append({**visit.to_json(), "id": code})
-    unscheduled = [u.to_json() for u in solved.unscheduled]
+        new_visits.append(replace(visit, id=code))
+    unscheduled = list(solved.unscheduled)
     if prep.free_from is not None:
-        for task in closed:
+        for task in prep.closed:
             unscheduled.append(
-                {
-                    "task": task["id"],
-                    "reason": f"时间窗已过：重排只能安排在 {prep.free_from.isoformat()} 及以后",
-                    "code": "window_passed",
-                }
+                Unscheduled(
+                    task=task.id,
+                    reason=f"时间窗已过：重排只能安排在 {prep.free_from.isoformat()} 及以后",
+                    code="window_passed",
+                )
             )
-    frozen_visits = [v.to_interchange() for v in prep.frozen]
+    frozen_visits = [v.to_visit() for v in prep.frozen]
     if frozen_visits:
         new_visits, dropped = _respect_caps_with_frozen(full, frozen_visits, new_visits)
         unscheduled.extend(dropped)
-    combined = Schedule.from_json(
-        {
-            "schema": "checkonce.schedule/1",
-            "instance": full.name,
-            "visits": sorted(
-                frozen_visits + new_visits, key=lambda v: (v["day"], v["start"], v["id"])
-            ),
-            "unscheduled": sorted(unscheduled, key=lambda u: u["task"]),
-            "metrics": dict(solved.metrics),
-        }
+    combined = Schedule(
+        instance=full.name,
+        visits=tuple(sorted(frozen_visits + new_visits, key=lambda v: (v.day, v.start, v.id))),
+        unscheduled=tuple(sorted(unscheduled, key=lambda u: u.task)),
+        metrics=dict(solved.metrics),
     )
     report = verify(full, combined)
     report_progress("verify", 1.0)
@@ -573,8 +630,11 @@ def solve_prepared(
     by_code: dict[str, int] = defaultdict(int)
     for item in combined.unscheduled:
         by_code[item.code or "other"] += 1
+    # What departments planning alone would cost on the same instance (shown beside it).
+    alone = departments_alone(full, seed=prep.seed)
     metrics = {
         **report.metrics,
+        ALONE_KEY: alone,
         "status_quo_visits": status_quo_visits(scheduled),
         "lb_visits_all": solved.metrics.get("lb_visits_all"),
         "solve_seconds": solved.metrics.get("solve_seconds"),
@@ -586,7 +646,7 @@ def solve_prepared(
     return Outcome(
         instance=full,
         schedule=combined,
-        new_codes={v["id"] for v in new_visits},
+        new_codes={v.id for v in new_visits},
         report=report.to_json(),
         violations=len(report.violations),
         metrics=metrics,
@@ -594,35 +654,48 @@ def solve_prepared(
 
 
 def _respect_caps_with_frozen(
-    full: Instance, frozen: list[dict[str, Any]], new: list[dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    full: Instance, frozen: list[SchedulerVisit], new: list[SchedulerVisit]
+) -> tuple[list[SchedulerVisit], list[Unscheduled]]:
     """The solver did not see the frozen visits' weeks and months: drop new visits that
-    would take an enterprise over the weekly or monthly entry cap together with them."""
+    would take an enterprise over the weekly or monthly entry cap together with them. Only
+    visits holding a routine task count (a visit of triggered tasks alone is never held
+    back, interchange rule 7)."""
     policy = full.policy
-    weeks: dict[tuple[str, tuple[int, int]], int] = defaultdict(int)
-    months: dict[tuple[str, str], int] = defaultdict(int)
+    routine_tasks = {t.id for t in full.tasks if t.routine}
+
+    def routine(visit: SchedulerVisit) -> bool:
+        return any(t in routine_tasks for t in visit.tasks)
+
+    def week_and_month(visit: SchedulerVisit) -> tuple[tuple[str, int, int], tuple[str, int, int]]:
+        day = dt.date.fromisoformat(visit.day)
+        iso = day.isocalendar()
+        return (visit.enterprise, iso[0], iso[1]), (visit.enterprise, day.year, day.month)
+
+    weeks: dict[tuple[str, int, int], int] = defaultdict(int)
+    months: dict[tuple[str, int, int], int] = defaultdict(int)
     for visit in frozen:
-        iso = dt.date.fromisoformat(visit["day"]).isocalendar()
-        weeks[(visit["enterprise"], (iso[0], iso[1]))] += 1
-        months[(visit["enterprise"], visit["day"][:7])] += 1
-    kept, dropped = [], []
-    for visit in sorted(new, key=lambda v: (v["day"], v["start"], v["id"])):
-        iso = dt.date.fromisoformat(visit["day"]).isocalendar()
-        week, month = (
-            (visit["enterprise"], (iso[0], iso[1])),
-            (visit["enterprise"], visit["day"][:7]),
-        )
+        if routine(visit):
+            week, month = week_and_month(visit)
+            weeks[week] += 1
+            months[month] += 1
+    kept: list[SchedulerVisit] = []
+    dropped: list[Unscheduled] = []
+    for visit in sorted(new, key=lambda v: (v.day, v.start, v.id)):
+        if not routine(visit):
+            kept.append(visit)
+            continue
+        week, month = week_and_month(visit)
         if (
             weeks[week] + 1 > policy.max_visits_per_enterprise_week
             or months[month] + 1 > policy.max_visits_per_enterprise_month
         ):
-            for task in visit["tasks"]:
+            for task in visit.tasks:
                 dropped.append(
-                    {
-                        "task": task,
-                        "reason": "与保留不变的检查同周或同月，再入企将超过每周/每月入企上限",
-                        "code": "cap_with_frozen",
-                    }
+                    Unscheduled(
+                        task=task,
+                        reason="与保留不变的检查同周或同月，再入企将超过每周/每月入企上限",
+                        code="cap_with_frozen",
+                    )
                 )
             continue
         weeks[week] += 1
@@ -679,12 +752,13 @@ def store_generation(
         violations=outcome.violations,
         based_on_id=prep.base_id,
         created_by=prep.actor.label,
+        calendar={"years": prep.calendar_years},
     )
     db_session.add(version)
 
     task_ids = sorted(
-        {task_db_id(t) for v in schedule.visits for t in v.tasks}
-        | {task_db_id(u.task) for u in schedule.unscheduled}
+        {prep.task_ids[t] for v in schedule.visits for t in v.tasks}
+        | {prep.task_ids[u.task] for u in schedule.unscheduled}
     )
     tasks = {
         t.id: t
@@ -718,23 +792,23 @@ def store_generation(
             lead_department_id=(
                 dept_ids[visit.lead]
                 if visit.lead
-                else tasks[task_db_id(visit.tasks[0])].department_id
+                else tasks[prep.task_ids[visit.tasks[0]]].department_id
             ),
             announced=kept.announced
             if kept
-            else visit_is_announced(tasks[task_db_id(t)].announced for t in visit.tasks),
+            else visit_is_announced(tasks[prep.task_ids[t]].announced for t in visit.tasks),
             state=kept.state if kept else "scheduled",
             frozen=kept is not None,
             travel_km=kept.travel_km if kept else travel.get(visit.id, 0.0),
         )
-        row.tasks = [VisitTask(inspection_task_id=task_db_id(t)) for t in visit.tasks]
+        row.tasks = [VisitTask(inspection_task_id=prep.task_ids[t]) for t in visit.tasks]
         row.team = [
             VisitInspector(inspector_id=people[code], position=position)
             for position, code in enumerate(visit.inspectors)
         ]
         version.visits.append(row)
     version.unscheduled = [
-        UnscheduledTask(inspection_task_id=task_db_id(u.task), reason=u.reason or "未能安排")
+        UnscheduledTask(inspection_task_id=prep.task_ids[u.task], reason=u.reason or "未能安排")
         for u in schedule.unscheduled
     ]
     try:

@@ -216,7 +216,7 @@ def build_world(db_session) -> dict:
         "visit_id": done.id,
         "inspection_task_id": task.id,
         "inspector_id": team[0].id,
-        "actor": "inspector:x",
+        "actor": f.as_inspector(team[0]),
         "policy": f.policy(),
         "calendar": f.calendar(),
     }
@@ -231,7 +231,7 @@ def build_world(db_session) -> dict:
             correction_reason="更正",
         ),
     )
-    publish_results(db_session=s, result_ids=[latest.id], actor="coordinator:c")
+    publish_results(db_session=s, result_ids=[latest.id], actor=f.coordinator("c"))
     s.execute(
         insert(_table("visit_rating")).values(
             visit_id=done.id, enterprise_id=firms[2].id, score=2, comment="x"

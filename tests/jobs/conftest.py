@@ -51,7 +51,7 @@ def run(engine, db_session, job_settings):
             settings=kwargs.pop("settings", job_settings),
             now=now,
             policy=POLICY,
-            calendar=CALENDAR,
+            calendar=kwargs.pop("calendar", CALENDAR),
             sessions=sessions,
             **kwargs,
         )

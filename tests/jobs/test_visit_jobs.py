@@ -215,3 +215,68 @@ def test_a_check_in_counts_in_the_metrics(db_session):
     c.do_check_in(s, team[0], request)
     c.do_check_in(s, team[0], request)  # a phone's retry: replayed, not counted again
     assert metrics.CHECKINS.labels(outcome="planned")._value.get() == planned + 1
+
+
+def _notice_calendar(tmp_path, extra_holiday: dt.date):
+    """The 2027 file replaced by "the State Council notice": official, one more holiday."""
+    from checkonce.calendar import WorkCalendar
+    from checkonce.config import packaged_data_dir
+
+    text = (packaged_data_dir() / "calendar" / "2027.toml").read_text(encoding="utf-8")
+    text = text.replace('status = "provisional"', 'status = "official"')
+    text = text.replace(
+        "holidays = [\n", f'holidays = [\n  {{date = "{extra_holiday}", name = "补假"}},\n'
+    )
+    (tmp_path / "2027.toml").write_text(text, encoding="utf-8")
+    return WorkCalendar(tmp_path)
+
+
+def test_version_records_its_calendar_and_warns_when_provisional(db_session):
+    v1 = published(db_session)
+    (year,) = v1.calendar["years"]
+    assert year["year"] == 2027 and year["status"] == "provisional"
+    assert year["file"] == "2027.toml" and len(year["sha256"]) == 64
+    assert v1.provisional_years == [2027]
+    warning = service.provisional_calendar_warning(v1.provisional_years)
+    assert "2027" in warning and "暂定" in warning
+
+
+def test_calendar_recheck_replans_visits_that_fall_on_a_new_holiday(db_session, run, tmp_path):
+    s = db_session
+    v1 = published(s, long_window=True)
+    first = min(v.day for v in v1.visits)
+    morning = first - dt.timedelta(days=7)
+    # The same calendar: nothing on a non-workday, nothing to do.
+    quiet = run("calendar_recheck", at(f"{morning}T06:30"))
+    assert quiet.status == "ok", quiet.error
+    assert quiet.counts["visits_on_non_workdays"] == [] and quiet.counts["replanned"] == []
+    assert quiet.counts["calendar_changed"] == []
+
+    # The notice makes a day with visits, beyond the freeze horizon, a holiday.
+    horizon = CALENDAR.add_workdays(morning, 2)
+    holiday = min(v.day for v in v1.visits if v.day > horizon)
+    hit = sorted(v.code for v in v1.visits if v.day == holiday)
+    notice = _notice_calendar(tmp_path, holiday)
+    assert not notice.is_workday(holiday) and CALENDAR.is_workday(holiday)
+
+    result = run("calendar_recheck", at(f"{morning}T06:30"), calendar=notice)
+
+    assert result.status == "ok", result.error
+    assert result.counts["calendar_changed"] == ["2027Q1"]
+    assert sorted(c.split()[1] for c in result.counts["visits_on_non_workdays"]) == hit
+    assert result.counts["frozen_on_non_workdays"] == []
+    s.expire_all()
+    v2 = in_force(s)
+    assert v2.id != v1.id and v2.created_by == "system:calendar_recheck"
+    assert v2.violations == 0
+    assert all(v.day != holiday for v in v2.visits)
+    assert v2.calendar["years"][0]["status"] == "official" and v2.provisional_years == []
+    # Every task of a moved visit is placed again inside its window, or left out with a reason.
+    placed = {t.inspection_task_id: v for v in v2.visits for t in v.tasks}
+    left_out = {u.inspection_task_id for u in v2.unscheduled}
+    for visit in (v for v in v1.visits if v.day == holiday):
+        for link in visit.tasks:
+            assert link.inspection_task_id in placed or link.inspection_task_id in left_out
+    # Run again: nothing left on a non-workday.
+    again = run("calendar_recheck", at(f"{morning}T06:40"), calendar=notice)
+    assert again.counts["visits_on_non_workdays"] == [] and in_force(s).id == v2.id

@@ -135,3 +135,12 @@ def test_build_demo_writes_the_registry(db_session):
         )
     assert db_session.scalar(select(func.count()).select_from(Enterprise)) == 0
     assert db_session.scalar(select(func.count()).select_from(Inspector)) == 0
+
+
+def test_some_urban_officers_are_certified_for_other_departments(juris):
+    staff = list(generate_inspectors(juris, 2000, seed=3, reference_day=AS_OF))
+    certified = [s for s in staff if s["also_for"]]
+    urban = [s for s in staff if s["department"] == "URBAN" and s["role"] == "enforcement"]
+    assert certified and all(s in urban for s in certified)
+    assert 0.1 < len(certified) / len(urban) < 0.4
+    assert all(s["also_for"] == ["HOUSING", "SEE"] for s in certified)

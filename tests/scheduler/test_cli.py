@@ -25,17 +25,18 @@ def test_generate_plan_verify_round_trip(tmp_path):
     schedule = tmp_path / "schedule.json"
     code, out = invoke(["bench", "generate", "--size", "T", "--seed", "3", "--out", str(instance)])
     assert code == 0, out
-    assert json.loads(instance.read_text("utf-8"))["schema"] == "checkonce.instance/1"
+    assert json.loads(instance.read_text("utf-8"))["schema"] == "checkonce.instance/2"
     code, out = invoke(
         ["plan", "--instance", str(instance), "--out", str(schedule), "--seed", "ab"]
     )
     assert code == 0, out
     assert "校验通过" in out
     data = json.loads(schedule.read_text("utf-8"))
-    assert data["schema"] == "checkonce.schedule/1" and data["visits"]
+    assert data["schema"] == "checkonce.schedule/2" and data["visits"]
     code, out = invoke(["verify", str(instance), str(schedule)])
     assert code == 0, out
     assert "校验通过" in out
+    assert "在场人·分钟" in out and "跨区执法人次" in out  # the version 2 measures
 
 
 def test_verify_lists_violations_and_exits_1(tmp_path, instance_json, schedule_json):

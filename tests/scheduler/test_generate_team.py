@@ -152,3 +152,47 @@ def test_read_instance_matches_from_json(instance_json, tmp_path):
     path = tmp_path / "instance.json"
     path.write_text(json.dumps(instance_json, ensure_ascii=False), "utf-8")
     assert read_instance(path) == Instance.from_json(instance_json)
+
+
+def _spread_samr(instance_json, adjacent):
+    """E2 lies in 610104; SAMR has no inspector there: two in a bordering district (610103),
+    four in a far one (610124)."""
+    samr = instance_json["inspectors"][0]
+    instance_json["inspectors"] = [i for i in instance_json["inspectors"] if i is not samr][1:]
+    for k, district in enumerate(["610103"] * 2 + ["610124"] * 4):
+        instance_json["inspectors"].append({**samr, "id": f"S{k}", "district": district})
+    if adjacent:
+        instance_json["adjacent_districts"] = {"610104": ["610103"], "610103": ["610104"]}
+    return Instance.from_json(instance_json)
+
+
+def test_the_draw_prefers_bordering_districts(instance_json):
+    instance = _spread_samr(instance_json, adjacent=True)
+    assert instance.adjacent_districts["610104"] == ("610103",)
+    for seed in ("a", "b", "c"):
+        staffer = Staffer(instance)
+        staffer.reseed(seed)
+        found = staffer.staff("V000009", "E2", "2026-03-03", {"SAMR": 2}, 30)
+        assert not isinstance(found, str)
+        assert sorted(found[1]) == ["S0", "S1"]
+
+
+def test_without_adjacency_the_whole_department_is_drawn(instance_json):
+    instance = _spread_samr(instance_json, adjacent=False)
+    teams = set()
+    for seed in "abcdefgh":
+        staffer = Staffer(instance)
+        staffer.reseed(seed)
+        found = staffer.staff("V000009", "E2", "2026-03-03", {"SAMR": 2}, 30)
+        assert not isinstance(found, str)
+        teams.update(found[1])
+    assert teams & {"S2", "S3", "S4", "S5"}
+
+
+def test_generated_instances_carry_district_adjacency():
+    instance = generate("T", 1)
+    adjacent = instance.adjacent_districts
+    assert set(adjacent) == {e.district for e in instance.enterprises} | set(adjacent)
+    assert all(a in adjacent[b] for a, ns in adjacent.items() for b in ns)  # symmetric
+    assert "610103" in adjacent["610104"]  # 碑林区 borders 莲湖区
+    assert "610124" not in adjacent["610104"]  # 周至县 is far away

@@ -70,6 +70,15 @@ def small_instances(draw) -> Instance:
                         "2025-01-01",
                         draw(st.sampled_from(["2026-03-05", "2027-01-01"])),
                     ),
+                    district=draw(st.sampled_from([None, "610102", "610113"])),
+                    # 综合执法 officers certified for other departments' items (v2).
+                    also_for=tuple(
+                        draw(
+                            st.lists(st.sampled_from(departments), max_size=2, unique=True).map(
+                                lambda ds, own=department: [d for d in ds if d != own]
+                            )
+                        )
+                    ),
                 )
             )
     tasks = []
@@ -99,7 +108,10 @@ def small_instances(draw) -> Instance:
         inspectors=tuple(inspectors),
         tasks=tuple(tasks),
         conflicts=tuple(conflicts),
-        policy=Policy(max_visits_per_enterprise_week=draw(st.integers(1, 2))),
+        policy=Policy(
+            max_visits_per_enterprise_week=draw(st.integers(1, 2)),
+            joint_team_per_department=draw(st.sampled_from([None, 1, 2])),
+        ),
         seed="abc",
     )
 
@@ -219,3 +231,79 @@ def test_caps_choose_the_most_tasks(instance_json):
     assert verify(instance, schedule).ok
     e1 = [v for v in schedule.visits if v.enterprise == "E1"]
     assert len(e1) == 1 and set(e1[0].tasks) == {"T1", "T2"}
+
+
+def test_complaint_burst_is_all_scheduled(instance_json):
+    # Three complaints at E2 on three days of one week, each due the same day: the weekly
+    # cap (2) and the monthly cap (1 here) count only visits holding a routine task.
+    instance_json["policy"]["max_visits_per_enterprise_month"] = 1
+    instance_json["tasks"] = [
+        {
+            "id": f"C{k}",
+            "enterprise": "E2",
+            "department": "SAMR",
+            "kind": "triggered",
+            "window": [day, day],
+            "minutes": 30,
+            "team": 2,
+        }
+        for k, day in enumerate(["2026-03-02", "2026-03-04", "2026-03-06"])
+    ] + [
+        {
+            "id": "R1",
+            "enterprise": "E2",
+            "department": "FIRE",
+            "kind": "random",
+            "window": ["2026-03-09", "2026-03-13"],
+            "minutes": 30,
+            "team": 2,
+        }
+    ]
+    instance = Instance.from_json(instance_json)
+    schedule = solve(instance, seed="x")
+    assert verify(instance, schedule).ok
+    assert not schedule.unscheduled
+    assert sorted(v.day for v in schedule.visits) == [
+        "2026-03-02",
+        "2026-03-04",
+        "2026-03-06",
+        schedule.visits[-1].day,
+    ]
+
+
+def _joint_instance(instance_json, joint_rule):
+    instance_json["policy"]["joint_team_per_department"] = joint_rule
+    instance_json["tasks"] = instance_json["tasks"][:2]  # T1 SAMR 60 min + T2 FIRE 45 min
+    return Instance.from_json(instance_json)
+
+
+def test_joint_visit_sends_one_officer_per_department(instance_json):
+    instance = _joint_instance(instance_json, 1)
+    schedule = solve(instance, seed="x")
+    report = verify(instance, schedule)
+    assert report.ok, report.violations
+    (visit,) = schedule.visits
+    assert set(visit.tasks) == {"T1", "T2"}
+    people = {i.id: i.department for i in instance.inspectors}
+    assert sorted(people[i] for i in visit.inspectors) == ["FIRE", "SAMR"]
+    # One SAMR officer 60 min + one FIRE officer 45 min on site.
+    assert report.metrics["inspector_minutes_on_site"] == 105
+
+
+def test_joint_visit_without_the_rule_sends_full_teams(instance_json):
+    instance = _joint_instance(instance_json, None)
+    (visit,) = solve(instance, seed="x").visits
+    assert len(visit.inspectors) == 4
+
+
+def test_also_for_officer_serves_both_departments(instance_json):
+    # Only one FIRE officer, but a SAMR officer certified for FIRE items (综合执法):
+    # FIRE's task alone (team 2) is staffed with them both.
+    instance_json["inspectors"] = instance_json["inspectors"][:3]
+    instance_json["inspectors"][0]["also_for"] = ["FIRE"]
+    instance_json["tasks"] = [instance_json["tasks"][1]]
+    instance = Instance.from_json(instance_json)
+    schedule = solve(instance, seed="x")
+    assert verify(instance, schedule).ok
+    (visit,) = schedule.visits
+    assert sorted(visit.inspectors) == ["I1", "I3"]

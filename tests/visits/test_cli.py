@@ -70,6 +70,8 @@ def test_generate_publish_list_show(workdir):
     assert done.returncode == 0, done.stderr
     assert "独立校验通过" in done.stdout and "入企次数" in done.stdout
     assert SEED in done.stdout
+    # 2027 is a provisional calendar year: generating on it warns
+    assert "2027年的工作日历是暂定的" in "".join(done.stdout.split())
     version_id = int(re.search(r"版本编号 (\d+)", done.stdout).group(1))
     assert versions(workdir) == [(1, "draft")]
 
@@ -79,6 +81,7 @@ def test_generate_publish_list_show(workdir):
     published = run(workdir, "schedule", "publish", str(version_id))
     assert published.returncode == 0, published.stderr
     assert "已发布" in published.stdout
+    assert "工作日历是暂定的" in "".join(published.stdout.split())  # and so does publishing
     assert versions(workdir) == [(1, "published")]
 
     listing = run(workdir, "schedule", "list")

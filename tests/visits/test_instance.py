@@ -6,13 +6,15 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
 from checkonce.calendar import WorkCalendar
 from checkonce.config import packaged_data_dir
 from checkonce.errors import CheckOnceError
+from checkonce.plans.models import InspectionTask
 from checkonce.plans.service import approve_plan, create_plan, submit_plan
 from checkonce.policy import load_policy
-from checkonce.registry.models import Conflict, InspectorUnavailability
+from checkonce.registry.models import Conflict, InspectorCertification, InspectorUnavailability
 from checkonce.scheduler.model import Instance
 from checkonce.scheduler.solve import solve
 from checkonce.scheduler.verify import verify
@@ -104,23 +106,36 @@ def test_instance_from_approved_plans_solves_clean(db_session):
     approved_key_plan(s, "SAMR", "SAMR-SP-001", firms)
     approved_key_plan(s, "FIRE", "FIRE-001", firms[:2], window=("2026-03-10", "2026-03-20"))
 
-    data = build_instance(
+    built = build_instance(
         db_session=s, period="2026Q1", calendar=CALENDAR, policy=POLICY, seed="ab" * 32
     )
-    assert data["schema"] == "checkonce.instance/1"
-    assert len(data["tasks"]) == 5
-    assert {t["department"] for t in data["tasks"]} == {"SAMR", "FIRE"}
-    assert {e["id"] for e in data["enterprises"]} == {firm.credit_code for firm in firms}
+    instance = built.instance
+    assert isinstance(instance, Instance)
+    assert len(instance.tasks) == 5
+    assert {t.department for t in instance.tasks} == {"SAMR", "FIRE"}
+    assert {e.id for e in instance.enterprises} == {firm.credit_code for firm in firms}
     # grid workers are never offered to the scheduler
-    assert {i["id"] for i in data["inspectors"]} == {p.code for p in samr + fire}
-    assert data["conflicts"] == [{"inspector": samr[0].code, "enterprise": firms[0].credit_code}]
-    by_code = {i["id"]: i for i in data["inspectors"]}
-    assert by_code[samr[1].code]["unavailable"] == ["2026-03-03"]
-    assert "2026-02-17" not in data["workdays"] and "2026-02-14" in data["workdays"]
-    assert data["policy"]["max_visits_per_enterprise_year"] == 4
+    assert {i.id for i in instance.inspectors} == {p.code for p in samr + fire}
+    assert [(c.inspector, c.enterprise) for c in instance.conflicts] == [
+        (samr[0].code, firms[0].credit_code)
+    ]
+    by_code = {i.id: i for i in instance.inspectors}
+    assert by_code[samr[1].code].unavailable == frozenset({"2026-03-03"})
+    assert by_code[samr[1].code].district == samr[1].home_district_adcode
+    assert "2026-02-17" not in instance.workdays and "2026-02-14" in instance.workdays
+    assert instance.policy.max_visits_per_enterprise_year == 4
+    assert instance.policy.joint_team_per_department == 1
+    # every task's database id, without parsing its scheduler id back
+    assert sorted(built.task_ids.values()) == sorted(
+        t.id for t in s.scalars(select(InspectionTask))
+    )
+    assert instance.adjacent_districts["610104"]  # bordering districts for the draw
+    # JSON only at the file boundary: written as version 2, read back the same
+    data = instance.to_json()
+    assert data["schema"] == "checkonce.instance/2"
+    assert Instance.from_json(data) == instance
 
-    instance = Instance.from_json(data)
-    schedule = solve(instance, seed=data["seed"], time_limit=10, workers=1)
+    schedule = solve(instance, seed=instance.seed, time_limit=10, workers=1)
     report = verify(instance, schedule)
     assert report.violations == []
     assert report.metrics["scheduled"] == 5
@@ -128,8 +143,37 @@ def test_instance_from_approved_plans_solves_clean(db_session):
     assert report.metrics["visits"] == report.metrics["lb_visits"] == 3
 
 
+def test_extra_certifications_are_offered_as_also_for(db_session):
+    s = db_session
+    firms = [f.enterprise(s, industry_code="restaurant") for _ in range(2)]
+    f.inspector(s, "SAMR")
+    urban = f.inspector(s, "URBAN")  # an officer of another bureau certified for SAMR items
+    s.add(
+        InspectorCertification(
+            inspector_id=urban.id,
+            department_id=f.department(s, "SAMR").id,
+            basis="综合行政执法授权",
+        )
+    )
+    s.flush()
+    approved_key_plan(s, "SAMR", "SAMR-SP-001", firms)
+    instance = build_instance(
+        db_session=s, period="2026Q1", calendar=CALENDAR, policy=POLICY, seed="ab" * 32
+    ).instance
+    by_code = {i.id: i for i in instance.inspectors}
+    assert by_code[urban.code].department == "URBAN"
+    assert by_code[urban.code].also_for == ("SAMR",)
+    assert {d.id for d in instance.departments} == {"SAMR", "URBAN"}
+    # one SAMR officer and the certified URBAN officer make the team of two
+    schedule = solve(instance, seed="x", time_limit=10, workers=1)
+    assert verify(instance, schedule).ok and not schedule.unscheduled
+    assert all(urban.code in v.inspectors for v in schedule.visits)
+
+
 def test_empty_period_gives_an_empty_instance(db_session):
-    data = build_instance(
+    built = build_instance(
         db_session=db_session, period="2026Q3", calendar=CALENDAR, policy=POLICY, seed="00" * 32
     )
-    assert data["tasks"] == [] and data["enterprises"] == [] and data["inspectors"] == []
+    instance = built.instance
+    assert instance.tasks == () and instance.enterprises == () and instance.inspectors == ()
+    assert built.task_ids == {}

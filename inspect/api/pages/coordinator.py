@@ -41,6 +41,7 @@ from checkonce.sampling.models import Draw, DrawSpec
 from checkonce.visits import presence
 from checkonce.visits import service as schedules
 from checkonce.visits.checkin_models import ALERT_KIND_NAMES, EntryAlert
+from checkonce.visits.comparison import comparison_rows
 from checkonce.visits.models import (
     ScheduleJob,
     ScheduleVersion,
@@ -570,6 +571,8 @@ def _schedule_page(
         "visits": visits,
         "joint": _joint_visits(db, version.id),
         "metrics": metrics,
+        "comparison": comparison_rows(metrics),
+        "provisional_years": version.provisional_years,
         "report": version.verifier_report or {},
         "unscheduled": unscheduled,
         "unscheduled_total": unscheduled_total,

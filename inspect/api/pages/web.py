@@ -169,7 +169,8 @@ class PageAllow(Allow):
         if principal is None:
             raise LoginRequired
         user = db.get(User, principal.user_id)
-        if user is None or not user.active:
+        # A deactivated account, or one whose role an administrator changed, logs in again.
+        if user is None or not user.active or user.role != principal.role:
             raise LoginRequired
         if principal.role not in self.roles:
             raise PageForbidden("您的账号无权打开此页面")

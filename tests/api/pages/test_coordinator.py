@@ -70,6 +70,18 @@ def test_schedule_generation_page_publish_and_dashboard(login, world, db_session
 
     detail = client.get(f"/coordinator/schedules/{version.id}").text
     assert "全部硬约束均满足" in detail and "发布排程" not in detail
+    # Merged beside departments alone, each measure explained in one line.
+    assert 'id="comparison"' in detail and "各部门各自安排" in detail
+    alone = version.metrics["departments_alone"]
+    assert alone["visits"] == 6 and version.metrics["visits"] == 4
+    for label in ("入企次数", "检查人日", "在场人·分钟", "路程（公里）", "已排任务"):
+        assert f"<th>{label}</th>" in detail
+    assert "不必陪同等待" in detail
+    # 2027 is a provisional calendar year: the page says so beside the publish button.
+    assert 'id="provisional-calendar"' in detail and "2027 年只含法定节假日" in detail
+    english = client.get(f"/coordinator/schedules/{version.id}?lang=en").text
+    assert "Departments alone" in english and "Inspector-minutes on site" in english
+    client.get("/coordinator?lang=zh")  # the language choice sticks: back to Chinese
 
     dash = client.get("/coordinator").text
     assert "2027Q1" in dash
