@@ -3,7 +3,7 @@ its account, when and how (scanning the inspector's inspection code or a tap on 
 page); complete or absent, only on planned check-ins, never before the check-in was recorded
 
 Revision ID: 0011_presence
-Revises: 0009_audit
+Revises: 0012_joint_v2 (assigned 0009_audit; re-chained after main landed 0012)
 Create Date: 2026-12-04 16:40:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0011_presence'
-down_revision = '0009_audit'
+down_revision = '0012_joint_v2'
 branch_labels = None
 depends_on = None
 
