@@ -63,6 +63,7 @@ PLANT = {
     "enterprise": ["address"],
     "conflict": ["reason"],
     "inspector_unavailability": ["reason"],
+    "inspector_certification": ["basis"],
     "enterprise_report": ["department_said", "people", "description", "contact"],
     "visit_rating": ["comment"],
     "checkin": ["backfill_reason"],
@@ -118,6 +119,7 @@ SYSTEM_WRITTEN = {
     "job_run": ["name", "reason", "error", "counts", "host"],
     "login_attempt": ["username", "client"],
     "schedule_version": [
+        "calendar",
         "seed",
         "instance_name",
         "metrics",
@@ -277,6 +279,11 @@ def build_world(db_session) -> dict:
             enterprise_id=firms[0].id,
             reason="x",
             declared_on=dt.date(2026, 1, 1),
+        )
+    )
+    s.execute(
+        insert(_table("inspector_certification")).values(
+            inspector_id=team[0].id, department_id=team[0].department_id, basis="x"
         )
     )
     s.execute(
