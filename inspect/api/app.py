@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     from checkonce.api.routers import (
         alerts,
+        audit,
         auth,
         checkins,
         codes,
@@ -125,7 +126,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     for module in (auth, registry, plans, draws, schedules, visits, checkins, codes, alerts, maps):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (findings, fees, results):
+    for module in (findings, fees, results, audit):
         app.include_router(module.router, prefix="/api/v1")
     from checkonce.maps.assets import VENDOR_URL, vendor_app
 

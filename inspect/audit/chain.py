@@ -16,6 +16,15 @@ The chain:
    one as a hash that does not match, an inserted one as a repeated number or a broken link;
 4. a checkpoint (seq, hash) published earlier must match the record of that seq, and the
    trail must still reach it: a truncated trail or a rewritten history fails here.
+
+The export file (JSON Lines, UTF-8): a header line {"schema": "checkonce.audit/1", "from_seq",
+"prev_hash" (the hash of the record before the first one, GENESIS for #1), "checkpoints":
+[{"seq", "hash", "day"}] published within the exported range}, then one line per record
+{"seq", "body", "alg", "prev_hash", "hash"}; `body` is the hashed canonical JSON, so a reader
+finds the time, actor, action and object of each record in it.
+
+Prints "OK: N records from #S, chain head H" and exits 0, or "BROKEN after N good records:
+record #SEQ (time, action): why" and exits 1; bad usage exits 2.
 """
 
 from __future__ import annotations
@@ -49,6 +58,16 @@ def chain_hash(alg: str, prev_hash: str, body: str) -> str:
     return digest(alg, prev_hash + body)
 
 
+# What kind of break: a stable code beside the English reason (CheckOnce words it in Chinese).
+MISSING = "missing"
+REORDERED = "reordered"
+WRONG_SEQ = "wrong_seq"
+UNLINKED = "unlinked"
+CHANGED = "changed"
+CHECKPOINT = "checkpoint"
+TRUNCATED = "truncated"
+
+
 @dataclass(frozen=True)
 class Break:
     """The first place where the trail does not hold."""
@@ -57,6 +76,7 @@ class Break:
     at: str
     action: str
     reason: str
+    kind: str = ""
 
     def __str__(self) -> str:
         return f"record #{self.seq} ({self.at}, {self.action}): {self.reason}"
@@ -82,6 +102,10 @@ def check_records(
     Returns (records checked, hash of the last good record, first break or None). A trail
     exported from the middle is checked from `start_seq` with the hash before it."""
     wanted = dict(checkpoints)
+    # The head of an empty trail is the genesis value (no record to find it at).
+    if wanted.get(0, GENESIS) != GENESIS:
+        return 0, start_prev_hash, Break(0, "", "", "checkpoint #0 is not the genesis", CHECKPOINT)
+    wanted.pop(0, None)
     prev_hash, expected_seq, count = start_prev_hash, start_seq, 0
     last_at, last_action = "", ""
     for rec in records:
@@ -92,31 +116,28 @@ def check_records(
         if seq != expected_seq:
             if seq > expected_seq:
                 why = f"records #{expected_seq}–#{seq - 1} are missing (deleted?)"
-                return count, prev_hash, Break(expected_seq, last_at, last_action, why)
-            return (
-                count,
-                prev_hash,
-                Break(seq, at, action, "sequence number repeated or out of order"),
-            )
+                return count, prev_hash, Break(expected_seq, last_at, last_action, why, MISSING)
+            why = "sequence number repeated or out of order"
+            return count, prev_hash, Break(seq, at, action, why, REORDERED)
         if fields.get("seq") != seq:
-            return (
-                count,
-                prev_hash,
-                Break(seq, at, action, "body does not carry this sequence number"),
-            )
+            why = "body does not carry this sequence number"
+            return count, prev_hash, Break(seq, at, action, why, WRONG_SEQ)
         alg = str(rec.get("alg") or fields.get("alg") or "sha256")
         if rec.get("prev_hash") != prev_hash:
-            return count, prev_hash, Break(seq, at, action, "does not link to the record before it")
+            why = "does not link to the record before it"
+            return count, prev_hash, Break(seq, at, action, why, UNLINKED)
         if chain_hash(alg, prev_hash, body) != rec.get("hash"):
-            return count, prev_hash, Break(seq, at, action, "content changed: hash does not match")
+            why = "content changed: hash does not match"
+            return count, prev_hash, Break(seq, at, action, why, CHANGED)
         if seq in wanted and wanted.pop(seq) != rec["hash"]:
-            return count, prev_hash, Break(seq, at, action, "differs from the published checkpoint")
+            why = "differs from the published checkpoint"
+            return count, prev_hash, Break(seq, at, action, why, CHECKPOINT)
         prev_hash, expected_seq, count = str(rec["hash"]), seq + 1, count + 1
         last_at, last_action = at, action
     if wanted:
         missing = min(wanted)
         why = f"the trail ends at #{expected_seq - 1} but checkpoint #{missing} was published (truncated?)"
-        return count, prev_hash, Break(missing, "", "", why)
+        return count, prev_hash, Break(missing, "", "", why, TRUNCATED)
     return count, prev_hash, None
 
 
@@ -138,7 +159,11 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(__doc__ or "")
         return 2
     path, extra = argv[0], argv[1:]
-    header, records = read_export(path)
+    try:
+        header, records = read_export(path)
+    except (OSError, ValueError) as exc:  # missing file, not JSON, not an export
+        sys.stderr.write(f"cannot read {path}: {exc}\n")
+        return 2
     checkpoints = [(int(c["seq"]), str(c["hash"])) for c in header.get("checkpoints", [])]
     while extra:
         flag, value, extra = extra[0], extra[1] if len(extra) > 1 else "", extra[2:]

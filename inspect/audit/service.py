@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from checkonce.audit import chain
 from checkonce.audit.actions import AuditAction
 from checkonce.audit.actor import Actor
 from checkonce.audit.chain import (
+    CHECKPOINT,
     GENESIS,
+    MISSING,
     SCHEMA,
     Break,
     canonical_json,
@@ -33,6 +36,11 @@ from checkonce.audit.chain import (
 from checkonce.audit.models import AuditCheckpoint, AuditHead, AuditRecord
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError
+
+# Kinds of break only the database shows (beside those of checkonce.audit.chain).
+COLUMNS = "columns"
+HEAD = "head"
+APPENDED = "appended"
 
 _RECORD = AuditRecord.__table__
 _HEAD = AuditHead.__table__
@@ -253,7 +261,8 @@ def verify(
     by_seq: dict[int, str] = {}
     for seq, hex_hash in kept:
         if by_seq.setdefault(seq, hex_hash) != hex_hash:
-            broken = Break(seq, "", "", "two checkpoints disagree about this record")
+            why = "two checkpoints disagree about this record"
+            broken = Break(seq, "", "", why, CHECKPOINT)
             return VerifyReport(0, 0, GENESIS, len(kept), broken)
     mismatches: list[tuple[int, str]] = []
     count, last_hash, broken = check_records(
@@ -268,11 +277,36 @@ def verify(
             str(fields.get("at", "")),
             str(fields.get("action", "")),
             f"columns changed outside the hashed body: {columns}",
+            COLUMNS,
         )
         count = seq - 1
-    if broken is None and head(db_session) != (count, last_hash):
-        broken = Break(count, "", "", "the chain head row does not match the last record")
+    if broken is None:
+        broken = _head_break(db_session, count, last_hash)
+        if broken is not None and broken.kind == APPENDED:
+            count = broken.seq - 1  # the records up to the head are good
     return VerifyReport(count, count, last_hash, len(by_seq), broken)
+
+
+def _head_break(db_session: Session, count: int, last_hash: str) -> Break | None:
+    """The chain head row against the last record: records deleted from the end leave the
+    head ahead of the trail; a record added behind the application's back is not the head."""
+    head_seq, head_hash = head(db_session)
+    if (head_seq, head_hash) == (count, last_hash):
+        return None
+    if head_seq > count:
+        why = f"records #{count + 1}–#{head_seq} are missing (deleted from the end?)"
+        return Break(count + 1, "", "", why, MISSING)
+    if head_seq < count:
+        rec = db_session.get(AuditRecord, head_seq + 1)
+        fields = json.loads(rec.body) if rec else {}
+        return Break(
+            head_seq + 1,
+            str(fields.get("at", "")),
+            str(fields.get("action", "")),
+            "added after the chain head: not written by CheckOnce",
+            APPENDED,
+        )
+    return Break(count, "", "", "the chain head row does not match the last record", HEAD)
 
 
 def head(db_session: Session) -> tuple[int, str]:
@@ -284,8 +318,11 @@ def head(db_session: Session) -> tuple[int, str]:
 def publish_checkpoint(
     db_session: Session, *, actor: Actor, day: dt.date | None = None
 ) -> AuditCheckpoint:
-    """Publish the current chain head; the publication itself is then recorded."""
+    """Publish the current chain head; the publication itself is then recorded. An empty
+    trail has nothing to vouch for: publishing its head would only be a promise of nothing."""
     seq, head_hash = head(db_session)
+    if seq == 0:
+        raise CheckOnceError("审计链还没有任何记录，无需公布检查点")
     checkpoint = AuditCheckpoint(
         day=day or utcnow().date(), seq=seq, hash=head_hash, alg=hash_algorithm()
     )
@@ -337,3 +374,71 @@ def export(
                 fh.write(canonical_json(row) + "\n")
                 count += 1
     return count
+
+
+def latest_checkpoints(
+    db_session: Session, *, limit: int = 20, offset: int = 0
+) -> tuple[list[AuditCheckpoint], int]:
+    """Published checkpoints, newest first, and how many there are."""
+    total = db_session.scalar(select(func.count()).select_from(AuditCheckpoint)) or 0
+    rows = db_session.scalars(
+        select(AuditCheckpoint)
+        .order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def checkpoint_is_due(db_session: Session) -> bool:
+    """Whether anything was recorded since the last checkpoint besides its own record (the
+    daily job publishes nothing new otherwise)."""
+    last = db_session.scalar(select(func.max(AuditCheckpoint.seq)))
+    seq, _hash = head(db_session)
+    return seq > 0 and (last is None or seq > last + 1)
+
+
+BREAK_WORDS = {
+    chain.MISSING: "记录缺失（被删除？）",
+    chain.REORDERED: "序号重复或次序错乱（被插入？）",
+    chain.WRONG_SEQ: "记录内容中的序号与其位置不符",
+    chain.UNLINKED: "未接续上一条记录的哈希（被插入或替换？）",
+    chain.CHANGED: "内容被改动：哈希不符",
+    chain.CHECKPOINT: "与已公布的检查点不符（历史被改写？）",
+    chain.TRUNCATED: "审计链在已公布的检查点之前就结束了（被截断？）",
+    COLUMNS: "查询列被改动，与记录的哈希内容不符",
+    APPENDED: "链头之后多出的记录：不是 CheckOnce 写入的（被插入？）",
+    HEAD: "链头与最后一条记录不符",
+}
+
+
+def describe_break(broken: Break) -> str:
+    """The first break in words for people (Chinese): record number, time, action, why."""
+    parts = [f"第 {broken.seq} 条记录"]
+    if broken.at:
+        try:
+            moment = local_moment(dt.datetime.fromisoformat(broken.at))
+            parts.append(f"{moment:%Y-%m-%d %H:%M:%S}")
+        except ValueError:
+            parts.append(broken.at)
+    if broken.action:
+        try:
+            parts.append(AuditAction(broken.action).label)
+        except ValueError:
+            parts.append(broken.action)
+    words = BREAK_WORDS.get(broken.kind, broken.reason)
+    if broken.kind == chain.MISSING:
+        # a missing record has no time of its own: say what it followed
+        after = "，".join(parts[1:])
+        return f"{parts[0]}（{'紧接 ' + after + ' 之后' if after else '在链的开头'}）：{words}"
+    return f"{parts[0]}（{'，'.join(parts[1:]) or '时间与操作不明'}）：{words}"
+
+
+def local_moment(moment: dt.datetime) -> dt.datetime:
+    """A stored moment in the jurisdiction's time zone (SQLite hands back naive UTC)."""
+    from zoneinfo import ZoneInfo
+
+    from checkonce.policy import jurisdiction_policy
+
+    zone = ZoneInfo(jurisdiction_policy().jurisdiction.timezone)
+    return _as_utc(moment).astimezone(zone)

@@ -47,6 +47,7 @@ JOB_MODULES = (
     "checkonce.visits.scheduled",
     "checkonce.registry.scheduled",
     "checkonce.findings.scheduled",
+    "checkonce.audit.scheduled",
 )
 ERROR_TEXT_LIMIT = 8000
 

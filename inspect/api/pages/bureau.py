@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from checkonce.api.deps import ActorDep, ObjectId, SessionDep
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render
+from checkonce.api.reads import ReadLog, ReadLogDep
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError, ImportRejected, NotFound, RowError
 from checkonce.findings.models import RESULT_NAMES, TaskResult
@@ -106,8 +107,12 @@ def _plan_page(
     *,
     error: str = "",
     status_code: int = 200,
+    reads: ReadLog | None = None,
 ) -> HTMLResponse:
     plan = _own_plan(db, principal, plan_id)
+    if reads is not None:
+        named = [e.enterprise_id for t in plan.tasks for e in t.enterprises]
+        reads.shown(principal, "plan", enterprise_ids=named, object_id=plan.id)
     findings = validate_plan(plan, db_session=db)
     context = {
         "plan": plan,
@@ -124,10 +129,10 @@ def _plan_page(
 
 @router.get("/bureau/plans/{plan_id}", response_class=HTMLResponse)
 def plan_detail(
-    request: Request, plan_id: ObjectId, db: SessionDep, principal: Bureau
+    request: Request, plan_id: ObjectId, db: SessionDep, principal: Bureau, reads: ReadLogDep
 ) -> HTMLResponse:
     """One of the department's plans: validation, tasks, history, and the submit button."""
-    return _plan_page(request, db, principal, plan_id)
+    return _plan_page(request, db, principal, plan_id, reads=reads)
 
 
 @router.post("/bureau/plans/{plan_id}/submit", dependencies=[CsrfChecked])
@@ -244,7 +249,9 @@ def upload(
 
 
 @router.get("/bureau/tasks", response_class=HTMLResponse)
-def tasks(request: Request, db: SessionDep, principal: Bureau, page: PageQuery = 1) -> HTMLResponse:
+def tasks(
+    request: Request, db: SessionDep, principal: Bureau, reads: ReadLogDep, page: PageQuery = 1
+) -> HTMLResponse:
     """The department's concrete tasks and the visit each was merged into (in the schedule
     in force): date, the departments inspecting together, state."""
     department = _department(db, principal)
@@ -262,6 +269,7 @@ def tasks(request: Request, db: SessionDep, principal: Bureau, page: PageQuery =
         ).all()
     )
     visits = _visits_of(db, [task.id for task, _, _ in rows])
+    reads.shown(principal, "task", enterprise_ids=[firm.id for _, firm, _ in rows], total=total)
     context = {
         "department": department,
         "rows": [
@@ -308,7 +316,7 @@ def _visits_of(db: Session, task_ids: list[int]) -> dict[int, dict[str, Any]]:
 
 @router.get("/bureau/results", response_class=HTMLResponse)
 def results(
-    request: Request, db: SessionDep, principal: Bureau, page: PageQuery = 1
+    request: Request, db: SessionDep, principal: Bureau, reads: ReadLogDep, page: PageQuery = 1
 ) -> HTMLResponse:
     """The department's results (latest revisions) with their publication state, the overdue
     ones, and the anonymous ratings of its visits (only as aggregates of at least 3)."""
@@ -348,6 +356,9 @@ def results(
         for o in overdue_results(db, today, calendar=calendar, policy=policy)
         if o.department_code == department.code
     ]
+    reads.shown(
+        principal, "result", enterprise_ids=[r.task.enterprise_id for r in rows], total=total
+    )
     context = {
         "department": department,
         "rows": rows,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from checkonce.api.deps import MAX_ID, ActorDep, ObjectId, SessionDep
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render
+from checkonce.api.reads import ReadLog, ReadLogDep
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError, NotFound
 from checkonce.findings.service import overdue_results
@@ -229,8 +230,12 @@ def _plan_page(
     *,
     error: str = "",
     status_code: int = 200,
+    reads: ReadLog | None = None,
 ) -> HTMLResponse:
     plan = plans.get_plan(db_session=db, plan_id=plan_id)
+    if reads is not None:
+        named = [e.enterprise_id for t in plan.tasks for e in t.enterprises]
+        reads.shown(principal, "plan", enterprise_ids=named, object_id=plan.id)
     findings = validate_plan(plan, db_session=db)
     concrete = db.scalar(select(func.count()).where(InspectionTask.plan_id == plan.id)) or 0
     context = {
@@ -253,10 +258,10 @@ def _plan_page(
 
 @router.get("/coordinator/plans/{plan_id}", response_class=HTMLResponse)
 def plan_detail(
-    request: Request, plan_id: ObjectId, db: SessionDep, principal: Reader
+    request: Request, plan_id: ObjectId, db: SessionDep, principal: Reader, reads: ReadLogDep
 ) -> HTMLResponse:
     """A plan with its validation against the 12 policy rules, its tasks and its history."""
-    return _plan_page(request, db, principal, plan_id)
+    return _plan_page(request, db, principal, plan_id, reads=reads)
 
 
 def _plan_action(
@@ -427,10 +432,15 @@ def _draw_page(
     *,
     error: str = "",
     status_code: int = 200,
+    reads: ReadLog | None = None,
 ) -> HTMLResponse:
     import json
 
     draw = draws.get_draw(db_session=db, draw_id=draw_id)
+    if reads is not None and draw.state != "published":
+        # the selection is secret until the draw is published
+        chosen = [m.enterprise_id for m in draw.members if m.selected]
+        reads.shown(principal, "draw", enterprise_ids=chosen, object_id=draw.id)
     published = draws.published_json(draw) if draw.state in ("revealed", "published") else None
     verification = (
         draws.verify_draw(db_session=db, draw_id=draw.id) if published is not None else None
@@ -455,11 +465,11 @@ def _draw_page(
 
 @router.get("/coordinator/draws/{draw_id}", response_class=HTMLResponse)
 def draw_detail(
-    request: Request, draw_id: ObjectId, db: SessionDep, principal: Reader
+    request: Request, draw_id: ObjectId, db: SessionDep, principal: Reader, reads: ReadLogDep
 ) -> HTMLResponse:
     """A draw: the commitment first, then the selection, the seed, the published JSON and
     its verification."""
-    return _draw_page(request, db, principal, draw_id)
+    return _draw_page(request, db, principal, draw_id, reads=reads)
 
 
 DRAW_STEPS = {
@@ -550,6 +560,7 @@ def _schedule_page(
     *,
     error: str = "",
     status_code: int = 200,
+    reads: ReadLog | None = None,
 ) -> HTMLResponse:
     version = schedules.get_schedule(db_session=db, schedule_id=schedule_id)
     visits = db.scalar(select(func.count()).where(Visit.schedule_id == version.id)) or 0
@@ -565,6 +576,13 @@ def _schedule_page(
     unscheduled_total = (
         db.scalar(select(func.count()).where(UnscheduledTask.schedule_id == version.id)) or 0
     )
+    if reads is not None:
+        reads.shown(
+            principal,
+            "schedule",
+            enterprise_ids=[firm.id for _u, _t, firm, _d in unscheduled],
+            object_id=version.id,
+        )
     metrics = version.metrics or {}
     context = {
         "version": version,
@@ -590,10 +608,10 @@ def _schedule_page(
 
 @router.get("/coordinator/schedules/{schedule_id}", response_class=HTMLResponse)
 def schedule_detail(
-    request: Request, schedule_id: ObjectId, db: SessionDep, principal: Reader
+    request: Request, schedule_id: ObjectId, db: SessionDep, principal: Reader, reads: ReadLogDep
 ) -> HTMLResponse:
     """A version's metrics, verifier report and tasks left out, with the publish button."""
-    return _schedule_page(request, db, principal, schedule_id)
+    return _schedule_page(request, db, principal, schedule_id, reads=reads)
 
 
 @router.post("/coordinator/schedules/{schedule_id}/publish", dependencies=[CsrfChecked])
@@ -641,6 +659,7 @@ def visit_calendar(
     request: Request,
     db: SessionDep,
     principal: Reader,
+    reads: ReadLogDep,
     schedule: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     period: PeriodQuery = None,
     month: Annotated[str | None, Query(max_length=7)] = None,
@@ -674,6 +693,9 @@ def visit_calendar(
         per_day = dict(db.execute(stmt.group_by(Visit.day)).all())
         if day is not None:
             visits = _day_visits(db, version.id, day, district, dept)
+            reads.shown(
+                principal, "visit", enterprise_ids=[v["visit"].enterprise_id for v in visits]
+            )
     weeks = month_calendar.Calendar(firstweekday=0).monthdatescalendar(first.year, first.month)
     prev_month = (first - dt.timedelta(days=1)).replace(day=1)
     next_month = last + dt.timedelta(days=1)
@@ -787,6 +809,7 @@ def reports(
     request: Request,
     db: SessionDep,
     principal: Reader,
+    reads: ReadLogDep,
     kind: Annotated[Literal["unregistered_inspection", "other"] | None, Query()] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
@@ -794,6 +817,9 @@ def reports(
     first, with the enterprise and the enterprise's own words."""
     rows, total = list_reports(
         db_session=db, kind=kind, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    reads.shown(
+        principal, "enterprise_report", enterprise_ids=[r.enterprise_id for r in rows], total=total
     )
     context = {
         "rows": rows,

@@ -26,6 +26,7 @@ from starlette.datastructures import FormData
 
 from checkonce.api.deps import PUBLIC, ActorDep, SessionDep, TodayDep, jurisdiction, public_base_url
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render, session_principal
+from checkonce.api.reads import ReadLog, ReadLogDep
 from checkonce.api.schemas import checkin_out
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError, NotFound
@@ -108,6 +109,7 @@ def route_page(
     db: SessionDep,
     principal: InspectorDep,
     today: TodayDep,
+    reads: ReadLogDep,
     day: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
     """The day's visits in route order, with the team, the tasks and the route map."""
@@ -121,6 +123,7 @@ def route_page(
         except CheckOnceError as exc:
             error, status, chosen = exc.message, 422, today
     visits = day_route(db, inspector_id=me.id, day=chosen)
+    reads.shown(principal, "visit", enterprise_ids=[v.enterprise_id for v in visits])
     context = {
         "me": me,
         "day": chosen,
@@ -142,6 +145,7 @@ def visits_page(
     db: SessionDep,
     principal: InspectorDep,
     today: TodayDep,
+    reads: ReadLogDep,
     when: Annotated[str, Query(pattern="^(upcoming|recent)$")] = "upcoming",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
@@ -155,6 +159,7 @@ def visits_page(
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
     )
+    reads.shown(principal, "visit", enterprise_ids=[v.enterprise_id for v in rows], total=total)
     context = {
         "me": me,
         "when": when,
@@ -197,9 +202,12 @@ def _visit_page(
     fee_error: tuple[str, dict] | None = None,
     backfill_error: tuple[str, dict] | None = None,
     tapped: dict | None = None,
+    reads: ReadLog | None = None,
 ) -> HTMLResponse:
     me = _me(db, principal)
     visit = own_visit(db, inspector_id=me.id, visit_id=visit_id)
+    if reads is not None:
+        reads.shown(principal, "visit", enterprise_id=visit.enterprise_id, object_id=visit.id)
     tasks = service.visit_tasks(db, visit)
     groups = merged_checklist(tasks, lead_department=visit.lead_department.code)
     merged, asked = checklist_counts(groups)
@@ -246,6 +254,7 @@ def visit_page(
     db: SessionDep,
     principal: InspectorDep,
     today: TodayDep,
+    reads: ReadLogDep,
     backfill_at: Annotated[str | None, Query(max_length=40)] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
@@ -258,7 +267,7 @@ def visit_page(
     tapped = None
     if backfill_at or (lat is not None and lon is not None):
         tapped = {"backfill_at": backfill_at or "", "lat": lat, "lon": lon}
-    return _visit_page(request, db, principal, visit_id, today=today, tapped=tapped)
+    return _visit_page(request, db, principal, visit_id, today=today, tapped=tapped, reads=reads)
 
 
 # ------------------------------------------------------------------------- back-fill (补录)

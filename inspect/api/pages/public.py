@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 from checkonce.api.deps import PUBLIC, ObjectId, SessionDep, jurisdiction
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render, session_principal
 from checkonce.audit.actor import Actor, Channel
+from checkonce.audit.service import latest_checkpoints
 from checkonce.auth.models import User
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
@@ -160,7 +161,10 @@ def public_home(request: Request, db: SessionDep) -> HTMLResponse:
     draws, draw_total = published_draws(db, limit=PREVIEW, offset=0)
     results, result_total = findings.public_results(db, limit=PREVIEW, offset=0)
     results = _results(results)
+    checkpoints, checkpoint_total = latest_checkpoints(db, limit=PREVIEW)
     context = {
+        "checkpoints": checkpoints,
+        "checkpoint_total": checkpoint_total,
         "plans": plans,
         "plan_total": plan_total,
         "draws": draws,

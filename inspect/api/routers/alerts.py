@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from checkonce.api.deps import Allow, PageDep, SessionDep
+from checkonce.api.reads import ReadLogDep
 from checkonce.api.schemas import Page
 from checkonce.auth.service import Principal
 from checkonce.registry.models import Enterprise
@@ -77,8 +78,9 @@ def alert_out(alert: EntryAlert, firm: Enterprise) -> AlertOut:
 @router.get("/alerts", response_model=Page[AlertOut])
 def get_alerts(
     db: SessionDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
     page: PageDep,
+    reads: ReadLogDep,
     kind: Annotated[AlertKind | None, Query(description="预警类型")] = None,
     credit_code: Annotated[str | None, Query(max_length=18, description="企业信用代码")] = None,
     district: Annotated[str | None, Query(max_length=6, description="区县代码")] = None,
@@ -104,6 +106,9 @@ def get_alerts(
             select(Enterprise).where(Enterprise.id.in_({a.enterprise_id for a in rows}))
         )
     }
+    reads.shown(
+        principal, "entry_alert", enterprise_ids=[a.enterprise_id for a in rows], total=total
+    )
     return Page(
         items=[alert_out(a, firms[a.enterprise_id]) for a in rows],
         total=total,
@@ -149,8 +154,9 @@ def report_out(row: EnterpriseReport) -> ReportOut:
 @router.get("/enterprise-reports", response_model=Page[ReportOut])
 def get_enterprise_reports(
     db: SessionDep,
-    _: CoordinatorDep,
+    principal: CoordinatorDep,
     page: PageDep,
+    reads: ReadLogDep,
     kind: Annotated[
         Literal["unregistered_inspection", "other"] | None, Query(description="反映类型")
     ] = None,
@@ -158,6 +164,9 @@ def get_enterprise_reports(
     """企业反映：未登记的检查及其他问题，最新的在前。"""
     rows, total = reports.list_reports(
         db_session=db, kind=kind, limit=page.limit, offset=page.offset
+    )
+    reads.shown(
+        principal, "enterprise_report", enterprise_ids=[r.enterprise_id for r in rows], total=total
     )
     return Page(
         items=[report_out(r) for r in rows], total=total, limit=page.limit, offset=page.offset

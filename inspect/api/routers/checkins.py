@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from checkonce.api.deps import STAFF, ActorDep, Allow, PageDep, SessionDep
+from checkonce.api.reads import ReadLogDep
 from checkonce.api.schemas import CheckinOut, Page, checkin_out
 from checkonce.auth import access
 from checkonce.auth.service import Forbidden, Principal
@@ -111,6 +112,7 @@ def list_checkins(
     db: SessionDep,
     principal: ReaderDep,
     page: PageDep,
+    reads: ReadLogDep,
     credit_code: Annotated[str | None, Query(max_length=18, description="企业信用代码")] = None,
     outcome: Annotated[
         Literal["planned", "unplanned"] | None, Query(description="计划内/外")
@@ -149,7 +151,8 @@ def list_checkins(
         .order_by(CheckIn.checked_in_at.desc(), CheckIn.id.desc())
         .limit(page.limit)
         .offset(page.offset)
-    )
+    ).all()
+    reads.shown(principal, "checkin", enterprise_ids=[r.enterprise_id for r in rows], total=total)
     return Page(
         items=[checkin_out(r) for r in rows], total=total, limit=page.limit, offset=page.offset
     )

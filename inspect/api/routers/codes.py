@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from checkonce.api.deps import ActorDep, Allow, SessionDep, public_base_url
+from checkonce.api.reads import ReadLogDep
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
 from checkonce.registry.models import Enterprise
@@ -65,12 +66,14 @@ def enterprise_poster(
     request: Request,
     db: SessionDep,
     principal: PosterReaderDep,
+    reads: ReadLogDep,
 ) -> Response:
     """企业码海报（PNG 或 SVG），含企业名称与统一社会信用代码。仅限企业本身（只能取得本企业的）
     和管理员；执法人员、执法部门和协调机构不能取得企业码。"""
     firm = db.scalars(select(Enterprise).where(Enterprise.credit_code == credit_code)).first()
     if firm is None or (principal.role == "enterprise" and firm.id != principal.enterprise_id):
         raise NotFound(f"企业 {credit_code} 不存在")
+    reads.shown(principal, "enterprise_code", enterprise_id=firm.id, object_id=firm.credit_code)
     token = codes.enterprise_token(
         db_session=db,
         secret_key=request.app.state.settings.secret_key,

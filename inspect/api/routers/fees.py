@@ -20,6 +20,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from checkonce.api.deps import MAX_ID, ActorDep, Allow, ObjectId, PageDep, SessionDep, TodayDep
+from checkonce.api.reads import ReadLogDep
 from checkonce.api.schemas import Page
 from checkonce.auth import access
 from checkonce.auth.service import Principal
@@ -294,6 +295,7 @@ def list_findings(
     db: SessionDep,
     principal: Reader,
     page: PageDep,
+    reads: ReadLogDep,
     verdict: Annotated[
         Literal[
             "compliant",
@@ -313,6 +315,9 @@ def list_findings(
         stmt = stmt.where(FeeFinding.verdict == verdict)
     rows = list(db.scalars(stmt.order_by(FeeFinding.id)))
     chosen = rows[page.offset : page.offset + page.limit]
+    reads.shown(
+        principal, "fee_finding", enterprise_ids=[r.enterprise_id for r in chosen], total=len(rows)
+    )
     return Page(
         items=[finding_out(r) for r in chosen],
         total=len(rows),
@@ -322,16 +327,24 @@ def list_findings(
 
 
 @router.get("/findings/{finding_id}", response_model=FindingOut)
-def get_finding(finding_id: ObjectId, db: SessionDep, principal: Reader) -> FindingOut:
-    return finding_out(visible_finding(db, principal, finding_id))
+def get_finding(
+    finding_id: ObjectId, db: SessionDep, principal: Reader, reads: ReadLogDep
+) -> FindingOut:
+    row = visible_finding(db, principal, finding_id)
+    reads.shown(principal, "fee_finding", enterprise_id=row.enterprise_id, object_id=row.id)
+    return finding_out(row)
 
 
 @router.get("/review", response_model=list[FindingOut])
 def review_queue(
-    db: SessionDep, principal: Annotated[Principal, Depends(Allow("admin", "coordinator"))]
+    db: SessionDep,
+    principal: Annotated[Principal, Depends(Allow("admin", "coordinator"))],
+    reads: ReadLogDep,
 ) -> list[FindingOut]:
     """Findings whose name match was uncertain, waiting for a coordinator."""
-    return [finding_out(r) for r in service.review_queue(db)]
+    rows = service.review_queue(db)
+    reads.shown(principal, "fee_finding", enterprise_ids=[r.enterprise_id for r in rows])
+    return [finding_out(r) for r in rows]
 
 
 @router.post("/findings/{finding_id}/review", response_model=FindingOut)
@@ -359,6 +372,7 @@ def resolve(
 def refunds(
     db: SessionDep,
     principal: Annotated[Principal, Depends(Allow("admin", "coordinator", "bureau", "enterprise"))],
+    reads: ReadLogDep,
     state: Annotated[Literal["due", "confirmed", "refunded"] | None, Query()] = None,
 ) -> list[RefundOut]:
     """Refunds (bureaus: of charges their department collected; enterprises: their own)."""
@@ -370,6 +384,7 @@ def refunds(
     if principal.role == "bureau":
         code = _department_code(db, principal)
         rows = [r for r in rows if r.finding.charging_unit == code]
+    reads.shown(principal, "fee_refund", enterprise_ids=[r.finding.enterprise_id for r in rows])
     return [refund_out(r) for r in rows]
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from checkonce.api.deps import MAX_ID, ActorDep, Allow, ObjectId, SessionDep, TodayDep, jurisdiction
+from checkonce.api.reads import ReadLogDep
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
 from checkonce.findings import photos, ratings, service
@@ -224,10 +225,14 @@ def visible_result(db_session: Session, principal: Principal, result_id: int) ->
 
 
 @router.get("/visits/{visit_id}/results", response_model=list[TaskResultsOut])
-def visit_results(visit_id: ObjectId, db: SessionDep, principal: Staff) -> list[TaskResultsOut]:
+def visit_results(
+    visit_id: ObjectId, db: SessionDep, principal: Staff, reads: ReadLogDep
+) -> list[TaskResultsOut]:
     """The latest result of each task of a visit (bureaus: their own department's tasks)."""
     out = []
-    for task in visible_tasks(db, principal, visit_id):
+    tasks = visible_tasks(db, principal, visit_id)
+    reads.shown(principal, "result", enterprise_id=tasks[0].enterprise_id, object_id=visit_id)
+    for task in tasks:
         latest = service.latest_result(db, task.id)
         out.append(
             TaskResultsOut(
@@ -273,12 +278,22 @@ def record(
 
 
 @router.get("/tasks/{task_id}/results", response_model=list[ResultOut])
-def task_history(task_id: ObjectId, db: SessionDep, principal: Staff) -> list[ResultOut]:
+def task_history(
+    task_id: ObjectId, db: SessionDep, principal: Staff, reads: ReadLogDep
+) -> list[ResultOut]:
     """Every revision of a task's result, oldest first."""
     history = service.result_history(db, task_id)
     if not history:
         raise NotFound(f"任务 {task_id} 没有检查结果")
     visible_result(db, principal, history[-1].id)
+    task = db.get(InspectionTask, task_id)
+    reads.shown(
+        principal,
+        "result",
+        enterprise_id=task.enterprise_id if task else None,
+        object_id=f"task:{task_id}",
+        revisions=len(history),
+    )
     return [result_out(r) for r in history]
 
 
@@ -322,13 +337,14 @@ def upload_photo(
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
 )
 def download_photo(
-    result_id: ObjectId, photo_id: ObjectId, db: SessionDep, principal: Staff
+    result_id: ObjectId, photo_id: ObjectId, db: SessionDep, principal: Staff, reads: ReadLogDep
 ) -> Response:
     """A stored photo, verified against its hash."""
-    visible_result(db, principal, result_id)
+    row = visible_result(db, principal, result_id)
     photo = db.get(ResultPhoto, photo_id)
     if photo is None or photo.result_id != result_id:
         raise NotFound(f"照片 {photo_id} 不存在")
+    reads.shown(principal, "result_photo", enterprise_id=row.task.enterprise_id, object_id=photo.id)
     return Response(photos.read_photo(photo), media_type=photo.content_type)
 
 
@@ -354,6 +370,7 @@ def publish_one(
 def unpublished(
     db: SessionDep,
     principal: Overseer,
+    reads: ReadLogDep,
     period: PeriodQuery = None,
     department: DepartmentQuery = None,
 ) -> list[ResultOut]:
@@ -361,14 +378,14 @@ def unpublished(
     if principal.role == "bureau":
         own = db.get(Department, principal.department_id)
         department = own.code if own is not None else "-"
-    return [
-        result_out(r) for r in service.unpublished(db, period=period, department=department)[:1000]
-    ]
+    rows = service.unpublished(db, period=period, department=department)[:1000]
+    reads.shown(principal, "result", count=len(rows))
+    return [result_out(r) for r in rows]
 
 
 @router.get("/results/overdue", response_model=list[OverdueOut])
 def overdue(
-    request: Request, db: SessionDep, principal: Overseer, today: TodayDep
+    request: Request, db: SessionDep, principal: Overseer, today: TodayDep, reads: ReadLogDep
 ) -> list[OverdueOut]:
     """Results past their publish-by date, by department (bureaus: their own)."""
     policy, calendar = jurisdiction(request)
@@ -376,6 +393,7 @@ def overdue(
     if principal.role == "bureau":
         own = db.get(Department, principal.department_id)
         rows = [r for r in rows if own is not None and r.department_code == own.code]
+    reads.shown(principal, "result", count=len(rows))
     return [
         OverdueOut(
             department=r.department_code,
@@ -433,14 +451,18 @@ def my_rating(visit_id: ObjectId, db: SessionDep, principal: Enterprise) -> Rati
 
 @router.get("/ratings", response_model=list[RatingFullOut])
 def all_ratings(
-    db: SessionDep, principal: Annotated[Principal, Depends(Allow("admin", "coordinator"))]
+    db: SessionDep,
+    principal: Annotated[Principal, Depends(Allow("admin", "coordinator"))],
+    reads: ReadLogDep,
 ) -> list[RatingFullOut]:
     """Every rating with its enterprise and visit (coordinators only)."""
+    rows = ratings.all_ratings(db)
+    reads.shown(principal, "rating", enterprise_ids=[r.enterprise_id for r in rows])
     return [
         RatingFullOut(
             **_rating_out(r).model_dump(), enterprise_id=r.enterprise_id, visit_code=r.visit.code
         )
-        for r in ratings.all_ratings(db)
+        for r in rows
     ]
 
 

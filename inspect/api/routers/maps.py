@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from checkonce.api.deps import Allow, SessionDep
+from checkonce.api.reads import ReadLogDep
 from checkonce.auth.service import Principal
 from checkonce.maps.assets import VENDOR_URL, AssetMode
 from checkonce.maps.base import MapSettings, render_html
@@ -68,6 +69,7 @@ def coverage_page(
     request: Request,
     db: SessionDep,
     principal: Annotated[Principal, Depends(Allow("admin", "coordinator", "bureau"))],
+    reads: ReadLogDep,
     period: PeriodQuery = None,
     risk: Annotated[Literal["A", "B", "C", "D"] | None, Query(description="风险等级")] = None,
     department: DepartmentQuery = None,
@@ -82,6 +84,7 @@ def coverage_page(
         filters=CoverageFilter(period, risk, department_id(db, department)),
         viewer=_viewer(principal),
     )
+    reads.shown(principal, "visit_map", count=len(data.visits))
     return _page(coverage_map(data, juris), request)
 
 
@@ -90,6 +93,7 @@ def fees_page(
     request: Request,
     db: SessionDep,
     principal: Annotated[Principal, Depends(Allow("admin", "coordinator", "bureau"))],
+    reads: ReadLogDep,
     period: Annotated[
         str | None,
         Query(pattern=r"^\d{4}(Q[1-4])?$", description="收费日期所在期间（默认全部）"),
@@ -100,6 +104,7 @@ def fees_page(
 
     juris = _jurisdiction_of(request)
     data = fee_data(db_session=db, jurisdiction=juris, period=period, viewer=_viewer(principal))
+    reads.shown(principal, "fee_map", count=len(data.points))
     return _page(fee_map(data, juris), request)
 
 
@@ -108,12 +113,14 @@ def alerts_page(
     request: Request,
     db: SessionDep,
     principal: Annotated[Principal, Depends(Allow("admin", "coordinator"))],
+    reads: ReadLogDep,
     period: PeriodQuery = None,
 ) -> HTMLResponse:
     """入企预警地图：计划外入企与重复入企预警（单日、单周、单月超限），按类型分层。"""
     from checkonce.maps.alerts import alert_data, alert_map
 
     data = alert_data(db_session=db, period=period, viewer=_viewer(principal))
+    reads.shown(principal, "alert_map", count=len(data.points))
     return _page(alert_map(data, _jurisdiction_of(request)), request)
 
 
@@ -122,6 +129,7 @@ def route_page(
     request: Request,
     db: SessionDep,
     principal: Annotated[Principal, Depends(Allow("admin", "coordinator", "bureau", "inspector"))],
+    reads: ReadLogDep,
     day: Annotated[
         dt.date | None, Query(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31), description="日期")
     ] = None,
@@ -140,4 +148,6 @@ def route_page(
     data = route_data(
         db_session=db, filters=RouteFilter(day, inspector, visit), viewer=_viewer(principal)
     )
+    stops = {stop.visit_code for member in data.members for stop in member.stops}
+    reads.shown(principal, "route_map", count=len(stops))
     return _page(route_map(data, _jurisdiction_of(request)), request)

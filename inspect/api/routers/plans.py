@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from checkonce.api.deps import PUBLIC, ActorDep, Allow, ObjectId, PageDep, SessionDep, YearQuery
+from checkonce.api.reads import ReadLogDep
 from checkonce.api.schemas import Page
 from checkonce.audit.actions import AuditAction
 from checkonce.auth import access
@@ -212,9 +213,15 @@ def list_plans(
 
 
 @router.get("/plans/{plan_id}", response_model=PlanDetail)
-def get_plan(plan_id: ObjectId, db: SessionDep, principal: PlanStaff) -> PlanDetail:
+def get_plan(
+    plan_id: ObjectId, db: SessionDep, principal: PlanStaff, reads: ReadLogDep
+) -> PlanDetail:
     """一份计划及其任务与流转记录。"""
-    return _detail(access.visible_plan(db, plan_id, principal))
+    plan = access.visible_plan(db, plan_id, principal)
+    # the enterprises a plan names are not public (a named target told in advance is warned)
+    named = [e.enterprise_id for t in plan.tasks for e in t.enterprises]
+    reads.shown(principal, "plan", enterprise_ids=named, object_id=plan.id)
+    return _detail(plan)
 
 
 @router.post("/plans", response_model=PlanDetail, status_code=201)

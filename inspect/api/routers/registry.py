@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from checkonce.api.deps import STAFF, ActorDep, Allow, PageDep, RowId, SessionDep
+from checkonce.api.reads import ReadLogDep
 from checkonce.api.schemas import Page
 from checkonce.auth import access
 from checkonce.auth.service import Principal
@@ -212,8 +213,9 @@ def list_scenes(db: SessionDep, _: StaffDep) -> list[SceneOut]:
 @router.get("/enterprises", response_model=Page[EnterpriseOut])
 def list_enterprises(
     db: SessionDep,
-    _: StaffDep,
+    principal: StaffDep,
     page: PageDep,
+    reads: ReadLogDep,
     district: Annotated[str | None, Query(description="区县代码")] = None,
     industry: str | None = None,
     risk_class: Annotated[str | None, Query(pattern="^[ABCD]$")] = None,
@@ -230,7 +232,8 @@ def list_enterprises(
     if q:
         stmt = stmt.where(Enterprise.name.contains(q) | Enterprise.credit_code.contains(q.upper()))
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = db.scalars(stmt.order_by(Enterprise.id).limit(page.limit).offset(page.offset))
+    rows = db.scalars(stmt.order_by(Enterprise.id).limit(page.limit).offset(page.offset)).all()
+    reads.shown(principal, "enterprise", enterprise_ids=[r.id for r in rows], total=total)
     return Page(
         items=[EnterpriseOut.model_validate(r) for r in rows],
         total=total,
@@ -244,11 +247,13 @@ def get_enterprise(
     credit_code: str,
     db: SessionDep,
     principal: Annotated[Principal, Depends(Allow(*STAFF, "enterprise"))],
+    reads: ReadLogDep,
 ) -> Enterprise:
     """一个企业；企业账号只能看到自己（其他企业一律 404）。"""
     firm = db.scalars(select(Enterprise).where(Enterprise.credit_code == credit_code)).first()
     if firm is None or not access.enterprise_visible_to(firm.id, principal):
         raise NotFound(f"企业 {credit_code} 不存在")
+    reads.shown(principal, "enterprise", enterprise_id=firm.id, object_id=firm.credit_code)
     return firm
 
 

@@ -22,6 +22,7 @@ from checkonce.api.deps import (  # noqa: F401 (today: tests override it from he
     jurisdiction,
     today,
 )
+from checkonce.api.reads import ReadLogDep
 from checkonce.api.schemas import Page
 from checkonce.auth.service import Principal
 from checkonce.plans.models import InspectionTask
@@ -271,9 +272,14 @@ def list_schedules(
 
 
 @router.get("/schedules/{schedule_id}", response_model=ScheduleDetail)
-def get_schedule(schedule_id: RowId, db: SessionDep, principal: Reader) -> ScheduleDetail:
+def get_schedule(
+    schedule_id: RowId, db: SessionDep, principal: Reader, reads: ReadLogDep
+) -> ScheduleDetail:
     """一个排程版本：指标、独立校验报告、未排任务及原因。"""
-    return _detail(db, service.get_schedule(db_session=db, schedule_id=schedule_id))
+    detail = _detail(db, service.get_schedule(db_session=db, schedule_id=schedule_id))
+    # the tasks left out name their enterprises
+    reads.shown(principal, "schedule", count=len(detail.unscheduled_tasks), object_id=schedule_id)
+    return detail
 
 
 @router.post("/schedules/{schedule_id}/publish", response_model=ScheduleDetail)

@@ -22,6 +22,7 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from checkonce.api.deps import Allow, PageDep, RowId, SessionDep, TodayDep, jurisdiction
+from checkonce.api.reads import ReadLogDep
 from checkonce.api.schemas import Page
 from checkonce.auth import access
 from checkonce.auth.service import Principal
@@ -175,6 +176,7 @@ def list_visits(
     principal: Anyone,
     page: PageDep,
     today: TodayDep,
+    reads: ReadLogDep,
     day_from: Annotated[dt.date | None, Query(description="起始日期（含）")] = None,
     day_to: Annotated[dt.date | None, Query(description="截止日期（含）")] = None,
     district: Annotated[
@@ -229,7 +231,8 @@ def list_visits(
         .order_by(Visit.day, Visit.start, Visit.id)
         .limit(page.limit)
         .offset(page.offset)
-    )
+    ).all()
+    reads.shown(principal, "visit", enterprise_ids=[v.enterprise_id for v in visits], total=total)
     policy, calendar = jurisdiction(request)
     ahead = policy.notice.announce_workdays_ahead
     return Page(
@@ -252,10 +255,16 @@ def visible_visit(
 
 @router.get("/visits/{visit_id}", response_model=VisitDetail)
 def get_visit(
-    visit_id: RowId, request: Request, db: SessionDep, principal: Anyone, today: TodayDep
+    visit_id: RowId,
+    request: Request,
+    db: SessionDep,
+    principal: Anyone,
+    today: TodayDep,
+    reads: ReadLogDep,
 ) -> VisitDetail:
     """一次检查：任务、法律依据和一表通查合并清单（相同检查内容只列一次，注明由哪些部门提出）。"""
     visit = visible_visit(db, visit_id, principal, request=request, today=today)
+    reads.shown(principal, "visit", enterprise_id=visit.enterprise_id, object_id=visit.id)
     tasks = service.visit_tasks(db, visit)
     groups = merged_checklist(tasks, lead_department=visit.lead_department.code)
     merged, asked = checklist_counts(groups)
