@@ -1,8 +1,15 @@
-"""Reading uploaded tables (CSV or Excel) into numbered rows with canonical field names.
+"""Reading uploaded tables (CSV or Excel) into numbered rows with canonical field names, and
+writing the CSV files CheckOnce hands out.
 
 Shared by every upload path (registry, plans). Headers may be Chinese or English; each
 upload defines its columns as `Column`s. Row numbers are as a person sees them in the
 spreadsheet: the header is row 1, the first data row is row 2.
+
+Every CSV CheckOnce writes goes through `csv_text`, which neutralises formula injection: a
+text cell that a spreadsheet would run as a formula (it begins with = + - @, a tab or a
+carriage return, or their full-width forms ＝ ＋ － ＠ that Chinese input methods type) is
+written with a leading apostrophe, so Excel and WPS show it as text. An enterprise name or a
+note such as `=HYPERLINK("http://…")` stays a string on the reader's screen.
 """
 
 from __future__ import annotations
@@ -10,7 +17,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +159,39 @@ def parse_bool(value: Any) -> bool:
     if text in ("1", "是", "true", "yes", "y"):
         return True
     raise ValueError(f"应为“是”或“否”，实际 {value!r}")
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+# What makes a spreadsheet read a cell as a formula (OWASP "CSV injection"), with the
+# full-width forms a Chinese input method types.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def csv_safe(value: Any) -> str:
+    """One CSV cell as text no spreadsheet runs as a formula. Numbers are written as they are
+    (a number is never a formula); text beginning with a formula trigger gets a leading
+    apostrophe; dates are ISO 8601; None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def csv_text(
+    header: Sequence[Any], rows: Iterable[Sequence[Any]], *, byte_order_mark: bool = True
+) -> str:
+    """A CSV document (CRLF line ends) of `header` and `rows`, every cell through `csv_safe`.
+    With a byte-order mark by default, so spreadsheet programs read the Chinese as UTF-8."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([csv_safe(cell) for cell in header])
+    for row in rows:
+        writer.writerow([csv_safe(cell) for cell in row])
+    return ("\ufeff" if byte_order_mark else "") + out.getvalue()

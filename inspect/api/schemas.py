@@ -51,6 +51,10 @@ class CheckinOut(BaseModel):
     outside_geofence: bool
     backfill: bool
     backfill_reason: str | None
+    # The enterprise's confirmation of presence (到场确认): until then the check-in is a claim.
+    confirmed: bool
+    confirmed_at: dt.datetime | None
+    confirm_method: Literal["inspection_code", "visit_page"] | None
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -61,6 +65,10 @@ def checkin_out(row: CheckIn) -> CheckinOut:
     """The answer for a check-in, built from the stored row only (a replay gets the same)."""
     if row.outcome == "planned":
         message = f"签到成功：已匹配计划检查 {row.visit.code if row.visit else ''}".rstrip()
+        if row.confirmed_at is None:
+            message += (
+                "；请企业扫描您的检查码或在其检查页面确认到场，未经企业确认的签到将提示协调部门"
+            )
     else:
         message = "未匹配到您今日的计划检查：已登记为计划外入企，并已向协调部门预警"
     if row.backfill:
@@ -87,4 +95,7 @@ def checkin_out(row: CheckIn) -> CheckinOut:
         outside_geofence=row.outside_geofence,
         backfill=row.backfill,
         backfill_reason=row.backfill_reason,
+        confirmed=row.confirmed_at is not None,
+        confirmed_at=_utc(row.confirmed_at) if row.confirmed_at else None,
+        confirm_method=row.confirm_method,  # type: ignore[arg-type]
     )

@@ -90,6 +90,9 @@ PERMISSIONS: dict[AuditAction, frozenset[str]] = {
     # visits
     A.CHECKIN: frozenset({Role.INSPECTOR}),
     A.CHECKIN_BACKFILL: frozenset({Role.INSPECTOR}),
+    # presence: only the inspected enterprise confirms, and its verifications are recorded
+    A.CHECKIN_CONFIRM: frozenset({Role.ENTERPRISE}),
+    A.INSPECTION_CODE_VERIFY: frozenset({Role.ENTERPRISE}),
     # findings
     A.RESULT_RECORD: frozenset({Role.INSPECTOR}),
     A.RESULT_PUBLISH: frozenset({Role.COORDINATOR}),

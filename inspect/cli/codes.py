@@ -1,5 +1,9 @@
 """`checkonce codes ...`: enterprise QR posters (企业码) and the keys that sign codes
-(rotation, revocation)."""
+(rotation, revocation).
+
+The enterprise code is what an inspector's check-in rests on, so its poster goes only to the
+enterprise itself (its own page) and to administrators: `codes poster` needs the CLI login
+of an administrator (`checkonce login`, `--user` or CHECKONCE_TOKEN)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from pathlib import Path
 import typer
 
 from checkonce.cli.account import UserOption, acting_session
-from checkonce.cli.plans import open_session
 
 BASE_URL_HELP = "二维码指向的网站地址（企业与执法人员的手机能访问的地址）"
 
@@ -23,8 +26,9 @@ def register(app: typer.Typer) -> None:
         base_url: str = typer.Option(
             "http://127.0.0.1:8000", "--base-url", envvar="CHECKONCE_PUBLIC_URL", help=BASE_URL_HELP
         ),
+        user: UserOption = None,
     ) -> None:
-        """打印企业码海报（含企业名称与信用代码），张贴在企业入口。"""
+        """打印企业码海报（含企业名称与信用代码），张贴在企业入口（须管理员账号）。"""
         from sqlalchemy import select
 
         from checkonce.cli import console
@@ -40,7 +44,12 @@ def register(app: typer.Typer) -> None:
             )
         if not base_url.startswith(("http://", "https://")):
             raise CheckOnceError(f"网站地址 {base_url} 应以 http:// 或 https:// 开头")
-        with open_session() as session:
+        from checkonce.auth import access
+        from checkonce.auth.models import Role
+
+        with acting_session(user) as (session, actor):
+            # Never inspectors, bureaus or coordinators: the code is what a check-in rests on.
+            access.require_role(actor, frozenset({Role.ADMIN}), "打印企业码海报")
             firm = session.scalars(
                 select(Enterprise).where(Enterprise.credit_code == credit_code.strip().upper())
             ).first()

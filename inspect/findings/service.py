@@ -10,9 +10,7 @@ latest published revision of each task, and results past their date are overdue.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +38,9 @@ from checkonce.plans.models import InspectionTask
 from checkonce.plans.periods import Period, parse_period
 from checkonce.policy import Policy
 from checkonce.registry.models import CheckItem, Department, Enterprise, Inspector
+from checkonce.tabular import csv_text
 from checkonce.visits.models import ScheduleVersion, Visit, VisitInspector, VisitTask
+from checkonce.visits.presence import presence_status
 
 # A visit's results may be recorded once the team has entered (签到, live or back-filled).
 RECORDABLE_STATES = ("checked_in", "completed")
@@ -188,7 +188,11 @@ def record_result(
     calendar: WorkCalendar,
 ) -> TaskResult:
     """Record (revision 1) or correct (revision n + 1, with a reason) a task's result, then
-    complete the visit when every task has one."""
+    complete the visit when every task has one.
+
+    The audit record (RESULT_RECORD) carries the visit's presence: a result recorded on a
+    visit whose enterprise has confirmed no check-in is flagged there ("unconfirmed", or
+    "no_checkin")."""
     access.require(actor, AuditAction.RESULT_RECORD, inspector_id=inspector_id)
     visit = _visit_for_update(db_session, visit_id)
     task = db_session.scalars(
@@ -253,6 +257,8 @@ def record_result(
         detail={
             "visit": visit.code,
             "task": task.id,
+            # "confirmed" only when the enterprise confirmed a check-in of the visit.
+            "presence": presence_status(db_session, visit.id).value,
             **({"correction_reason": reason} if reason else {}),
         },
     )
@@ -474,16 +480,13 @@ def _public(row: TaskResult, firm: Enterprise, item: CheckItem, dept: Department
 def export_csv(db_session: Session, *, period: str, department: str | None = None) -> str:
     """The published results of `period` in the columns a credit-disclosure upload
     (信用信息公示) takes: 统一社会信用代码, 企业名称, 检查事项, 检查部门, 检查日期, 检查结果.
-    UTF-8 with a byte-order mark so spreadsheet programs read the Chinese correctly."""
+    UTF-8 with a byte-order mark so spreadsheet programs read the Chinese correctly; cells a
+    spreadsheet would run as formulas are neutralised (checkonce.tabular.csv_text)."""
     stmt = _public_select(parse_period(period), department).order_by(
         TaskResult.visit_day, Enterprise.credit_code, TaskResult.id
     )
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for r, e, i, d in db_session.execute(stmt).all():
-        writer.writerow(_public(r, e, i, d).csv_row())
-    return "\ufeff" + out.getvalue()
+    rows = db_session.execute(stmt).all()
+    return csv_text(CSV_COLUMNS, (_public(r, e, i, d).csv_row() for r, e, i, d in rows))
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ entered more than policy allows in a day, week or month), one layer each, plus t
 alerts per district.
 
 Unplanned entries are drawn from the entry records themselves (each is one entry, whichever
-department made it); repeat-entry alerts from the alert rows, at the enterprise's place.
+department made it); repeat-entry alerts from the alert rows, at the enterprise's place. A
+third layer shows checked-in visits whose enterprise has not confirmed the presence (签到未经
+企业确认): the check-in and the phone's location are the inspector's claim until it does.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from checkonce.plans.periods import Period, parse_period
 from checkonce.registry.jurisdiction import Jurisdiction
 from checkonce.registry.models import Enterprise
 from checkonce.visits.checkin_models import ALERT_KIND_NAMES, Entry, EntryAlert
+from checkonce.visits.presence import unconfirmed_visits
 
 REPEAT_KINDS = ("entries_per_day", "entries_per_week", "entries_per_month")
 LAYER_COLOURS = {
     "unplanned": "#d62728",
+    "unconfirmed": "#e377c2",
     "entries_per_day": "#ff7f0e",
     "entries_per_week": "#9467bd",
     "entries_per_month": "#8c564b",
@@ -39,7 +43,7 @@ WINDOW_NAMES = {"entries_per_day": "当日", "entries_per_week": "本周", "entr
 class AlertPoint:
     """An unplanned entry or a repeat-entry alert at the enterprise's place."""
 
-    kind: str  # "unplanned" or a repeat-entry alert kind
+    kind: str  # "unplanned", "unconfirmed" or a repeat-entry alert kind
     enterprise: str
     district: str
     lat: float
@@ -57,7 +61,7 @@ class AlertData:
     points: list[AlertPoint]
 
     def count(self, kind: str) -> int:
-        """Points of one kind ("unplanned" or a repeat-entry alert kind)."""
+        """Points of one kind ("unplanned", "unconfirmed" or a repeat-entry alert kind)."""
         return sum(1 for p in self.points if p.kind == kind)
 
     def per_district(self) -> Counter[str]:
@@ -120,10 +124,30 @@ def alert_data(
         )
         for alert, firm in db_session.execute(alerts)
     ]
+    points += [
+        AlertPoint(
+            "unconfirmed",
+            visit.enterprise,
+            visit.district,
+            visit.lat,
+            visit.lon,
+            visit.day,
+            visit.day,
+            f"{visit.day} 检查 {visit.visit_code}：{'、'.join(visit.inspectors)} 签到，企业未确认到场"
+            + (f"（{visit.flags}）" if visit.flags else ""),
+        )
+        for visit in unconfirmed_visits(
+            db_session, start=span.start if span else None, end=span.end if span else None
+        )
+    ]
     return AlertData(span, points)
 
 
-LAYER_NAMES = {"unplanned": "计划外入企", **{k: ALERT_KIND_NAMES[k] for k in REPEAT_KINDS}}
+LAYER_NAMES = {
+    "unplanned": "计划外入企",
+    "unconfirmed": "签到未经企业确认",
+    **{k: ALERT_KIND_NAMES[k] for k in REPEAT_KINDS},
+}
 
 
 def alert_map(

@@ -4,8 +4,11 @@ A check-in matches the inspector's visit in force (a visit of a published schedu
 at that enterprise on that day → the visit is checked in; otherwise it is an unplanned entry
 (计划外入企) and raises an alert. Forged, altered, revoked-key or other-enterprise codes are
 refused and nothing is stored. The distance to the enterprise is stored and flagged beyond
-the policy's geofence. A back-fill (补录) names the past time of the entry and a reason; it
-is accepted within the policy's calendar days and flagged.
+the policy's geofence. The location is what the phone sent: a claim, not a proof, as is the
+check-in itself (a photographed poster scans too). Presence is proved only when the
+enterprise confirms the check-in from its own account (checkonce.visits.presence). A
+back-fill (补录) names the past time of the entry and a reason; it is accepted within the
+policy's calendar days and flagged.
 
 Phones retry when offline, so each check-in carries an idempotency key: the same key from
 the same inspector gives back the stored check-in, never a second one. The unique constraint

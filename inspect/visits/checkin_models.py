@@ -5,6 +5,11 @@ The rules that protect the record live in the schema: one check-in per inspector
 idempotency key (phones retry offline, and a retry must never double an entry), one entry
 per planned visit (a merged joint visit counts once for the enterprise), one alert per kind,
 enterprise and window, and a back-fill (补录) always carries its reason.
+
+A check-in is the inspector's claim, and so is the phone's location it carries. Presence is
+proved only when the enterprise confirms the check-in from its own account (it scans the
+inspector's inspection code, or taps confirm on its visit page): who, when and how is stored
+on the check-in, complete or not at all, and only a planned check-in can be confirmed.
 """
 
 from __future__ import annotations
@@ -26,11 +31,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from checkonce.auth.models import User  # noqa: F401  (confirmed_by_user_id names its table)
 from checkonce.db import Base, one_of, utcnow
 from checkonce.registry.models import Department, Enterprise, Inspector
 from checkonce.visits.models import Visit
 
 CHECKIN_OUTCOMES = ("planned", "unplanned")
+# How the enterprise confirmed an inspector's presence (到场确认).
+CONFIRM_METHODS = ("inspection_code", "visit_page")
+CONFIRM_METHOD_NAMES = {"inspection_code": "企业扫描检查码确认", "visit_page": "企业在检查页面确认"}
 ALERT_KINDS = ("unplanned_entry", "entries_per_day", "entries_per_week", "entries_per_month")
 ALERT_KIND_NAMES = {
     "unplanned_entry": "计划外入企",
@@ -126,6 +135,11 @@ class CheckIn(Base):
     outside_geofence: Mapped[bool] = mapped_column(Boolean, default=False)
     backfill: Mapped[bool] = mapped_column(Boolean, default=False)
     backfill_reason: Mapped[str | None] = mapped_column(Text)
+    # The enterprise's confirmation of presence (到场确认): its account, when and how.
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    confirmed_by: Mapped[str | None] = mapped_column(String(80))
+    confirm_method: Mapped[str | None] = mapped_column(String(16))
 
     inspector: Mapped[Inspector] = relationship()
     enterprise: Mapped[Enterprise] = relationship()
@@ -143,7 +157,32 @@ class CheckIn(Base):
         CheckConstraint("(lat IS NULL) = (lon IS NULL)", name="location_complete"),
         CheckConstraint("distance_m IS NULL OR distance_m >= 0", name="distance_nonnegative"),
         CheckConstraint("length(idempotency_key) >= 8", name="idempotency_key_length"),
+        CheckConstraint(
+            "(confirmed_at IS NULL) = (confirmed_by IS NULL)"
+            " AND (confirmed_at IS NULL) = (confirmed_by_user_id IS NULL)"
+            " AND (confirmed_at IS NULL) = (confirm_method IS NULL)",
+            name="confirmation_complete",
+        ),
+        CheckConstraint(
+            "confirm_method IS NULL OR " + one_of("confirm_method", CONFIRM_METHODS),
+            name="confirm_method_known",
+        ),
+        CheckConstraint(
+            "confirmed_at IS NULL OR visit_id IS NOT NULL", name="confirmed_is_planned"
+        ),
+        CheckConstraint(
+            "confirmed_at IS NULL OR confirmed_at >= recorded_at", name="confirmed_after_recorded"
+        ),
     )
+
+    @property
+    def confirmed(self) -> bool:
+        """The enterprise confirmed this inspector's presence from its own account."""
+        return self.confirmed_at is not None
+
+    @property
+    def confirm_method_name(self) -> str:
+        return CONFIRM_METHOD_NAMES.get(self.confirm_method or "", "")
 
 
 class EntryAlert(Base):

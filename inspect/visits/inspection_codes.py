@@ -1,7 +1,8 @@
 """Inspection codes (亮码检查): an inspector on a visit shows a QR code; the enterprise scans
 it and sees who is coming (name, department, enforcement certificate and its validity) and
 what they may check (the visit's tasks and their legal basis) — or, when the code is not for
-a registered inspection today, a clear page saying the enterprise may refuse it.
+a registered inspection today, a clear page saying the enterprise may refuse it. An enterprise
+logged in while it scans is told plainly when the inspection is for another enterprise.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ class InspectionCodeView:
 
     valid: bool
     reason: str = ""
+    # The code is genuine and in force, but for a visit at another enterprise than the viewer's.
+    other_enterprise: bool = False
+    visit_id: int | None = None
+    inspector_id: int | None = None
+    enterprise_id: int | None = None
     enterprise: str = ""
     credit_code: str = ""
     inspector: str = ""
@@ -106,9 +112,17 @@ def issue_inspection_code(
 
 
 def resolve_inspection_code(
-    *, db_session: Session, secret_key: str, scanned: str, today: dt.date
+    *,
+    db_session: Session,
+    secret_key: str,
+    scanned: str,
+    today: dt.date,
+    viewer_enterprise_id: int | None = None,
 ) -> InspectionCodeView:
-    """What a scanned inspection code proves today; never raises for a bad code."""
+    """What a scanned inspection code proves today; never raises for a bad code.
+
+    `viewer_enterprise_id` is the enterprise of a logged-in enterprise account that scanned
+    it: a code for a visit at any other enterprise is refused as not for it."""
     try:
         code = verify_inspection_token(
             db_session=db_session, secret_key=secret_key, token=token_from_scan(scanned, "v")
@@ -119,6 +133,15 @@ def resolve_inspection_code(
     if visit is None or visit.state not in LIVE_VISIT_STATES:
         return InspectionCodeView(
             valid=False, reason="该检查不在现行有效的检查计划中（未登记或已取消）"
+        )
+    if viewer_enterprise_id is not None and visit.enterprise_id != viewer_enterprise_id:
+        return InspectionCodeView(
+            valid=False,
+            other_enterprise=True,
+            reason="此检查码对应的检查不是针对贵企业的：它登记的被检查企业是另一家企业",
+            visit_id=visit.id,
+            inspector_id=code.inspector_id,
+            enterprise_id=visit.enterprise_id,
         )
     if code.day != visit.day:
         return InspectionCodeView(
@@ -139,6 +162,9 @@ def resolve_inspection_code(
         return InspectionCodeView(valid=False, reason="出示检查码的人员的执法证今天不在有效期内")
     return InspectionCodeView(
         valid=True,
+        visit_id=visit.id,
+        inspector_id=inspector.id,
+        enterprise_id=visit.enterprise_id,
         enterprise=visit.enterprise.name,
         credit_code=visit.enterprise.credit_code,
         inspector=inspector.name,

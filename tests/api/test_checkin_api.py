@@ -220,10 +220,20 @@ def test_posters_are_the_enterprises_own(client, headers, db_session, firm):
     assert response.status_code == 404
     assert (
         client.get(
-            f"/api/v1/enterprises/{other.credit_code}/poster.svg", headers=headers["bureau"]
+            f"/api/v1/enterprises/{other.credit_code}/poster.svg", headers=headers["admin"]
         ).status_code
         == 200
     )
+    # The enterprise code is what a check-in rests on: no other staff account gets it, in
+    # any format, whichever enterprise it asks for (and so never the X-Code-Url header).
+    for role in ("inspector", "bureau", "coordinator"):
+        for credit_code in (firm.credit_code, other.credit_code):
+            for fmt in ("png", "svg"):
+                refused = client.get(
+                    f"/api/v1/enterprises/{credit_code}/poster.{fmt}", headers=headers[role]
+                )
+                assert refused.status_code == 403, (role, fmt)
+                assert "x-code-url" not in refused.headers and "/e/" not in refused.text
     assert (
         client.get(
             f"/api/v1/enterprises/{firm.credit_code}/poster.gif", headers=headers["enterprise"]

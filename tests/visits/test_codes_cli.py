@@ -78,13 +78,15 @@ def test_poster_rotation_and_revocation(workdir, monkeypatch):
     path, credit = workdir
     clock = [1000.0]
     monkeypatch.setattr(codes.KEY_CACHE, "clock", lambda: clock[0])
-    done = run(path, "poster", credit, "--out", str(path / "poster.png"))
+    done = run(path, "poster", credit, "--out", str(path / "poster.png"), user="zhang-admin")
     assert done.returncode == 0, done.stderr
     first = scanned(path / "poster.png")
     assert first.startswith(f"{BASE}/e/E1.") and credit in first
     assert verify(path, first).credit_code == credit
 
-    done = run(path, "poster", credit.lower(), "--out", str(path / "poster.svg"))
+    done = run(
+        path, "poster", credit.lower(), "--out", str(path / "poster.svg"), user="zhang-admin"
+    )
     assert done.returncode == 0, done.stderr
     svg = (path / "poster.svg").read_text(encoding="utf-8")
     assert "西安测试餐饮有限公司" in svg and credit in svg
@@ -94,7 +96,7 @@ def test_poster_rotation_and_revocation(workdir, monkeypatch):
     assert refused.returncode == 1 and "无权新建签名密钥" in refused.stderr
     done = run(path, "rotate", user="zhang-admin")
     assert done.returncode == 0 and "已新建签名密钥" in done.stdout, done.stderr
-    run(path, "poster", credit, "--out", str(path / "poster2.png"))
+    run(path, "poster", credit, "--out", str(path / "poster2.png"), user="zhang-admin")
     second = scanned(path / "poster2.png")
     assert verify(path, second).kid != old_kid
 
@@ -125,3 +127,14 @@ def test_bad_input_is_a_clear_error(workdir, args, message):
     done = run(path, *args, user=None if args == ["keys"] else "zhang-admin")
     assert done.returncode == 1
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_only_an_administrator_prints_a_poster(workdir):
+    """The enterprise code is what a check-in rests on: staff other than administrators never
+    get it, on the command line either."""
+    path, credit = workdir
+    out = path / "refused.png"
+    done = run(path, "poster", credit, "--out", str(out), user="coord")
+    assert done.returncode == 1 and "打印企业码海报" in done.stderr and not out.exists()
+    done = run(path, "poster", credit, "--out", str(out))  # logged out
+    assert done.returncode == 1 and "checkonce login" in done.stderr and not out.exists()

@@ -2,7 +2,7 @@
 a schedule version was made with
 
 Revision ID: 0012_joint_v2
-Revises: 0010_draw_ceremony
+Revises: 0011_presence
 Create Date: 2026-12-04 16:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 
 revision = '0012_joint_v2'
-down_revision = '0010_draw_ceremony'
+down_revision = '0011_presence'
 branch_labels = None
 depends_on = None
 

@@ -39,6 +39,7 @@ from checkonce.plans.validation import validate_plan
 from checkonce.registry.models import Department, District, Enterprise
 from checkonce.sampling import service as draws
 from checkonce.sampling.models import Draw, DrawSpec
+from checkonce.visits import presence
 from checkonce.visits import service as schedules
 from checkonce.visits.checkin_models import ALERT_KIND_NAMES, EntryAlert
 from checkonce.visits.comparison import comparison_rows
@@ -165,6 +166,11 @@ def dashboard(
         )
     kpi["alerts_by_kind"] = dict(db.execute(alerts).all())
     kpi["alerts"] = sum(kpi["alerts_by_kind"].values())
+    # Check-ins are the inspectors' claims: visits the enterprise has not confirmed are flagged.
+    span = parse_period(shown) if shown else None
+    start, end = (span.start, span.end) if span else (None, None)
+    kpi["unconfirmed"] = presence.count_unconfirmed(db, start=start, end=end)
+    unconfirmed = presence.unconfirmed_visits(db, start=start, end=end, limit=10)
     kpi["awaiting"] = db.scalar(select(func.count()).where(Plan.state == "submitted")) or 0
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=REPORT_KPI_DAYS)
     kpi["reports"] = count_reports(db_session=db, since=since)
@@ -174,6 +180,7 @@ def dashboard(
         "period": shown,
         "kpi": kpi,
         "overdue": overdue[:10],
+        "unconfirmed": unconfirmed,
         "ALERT_KIND_NAMES": ALERT_KIND_NAMES,
         "state_names": schedules.SCHEDULE_STATE_NAMES,
     }

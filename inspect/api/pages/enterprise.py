@@ -1,6 +1,7 @@
 """The enterprise's pages (phone first): upcoming announced visits with the merged checklist to
-prepare (一表通查), past visits with their published results and the visit's rating, checking
-an inspector's code, reporting an unregistered inspection, and the enterprise's QR poster.
+prepare (一表通查), past visits with their published results and the visit's rating, one
+visit's page where the enterprise confirms the inspectors' presence (到场确认), checking an
+inspector's code, reporting an unregistered inspection, and the enterprise's QR poster.
 
 An enterprise account sees only its own enterprise. Upcoming visits are those the notice rules
 (checkonce.visits.notice) already show: announced, within the notice period; an unannounced
@@ -18,18 +19,20 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from checkonce.api.deps import ActorDep, ObjectId, SessionDep, TodayDep, jurisdiction
+from checkonce.api.pages.public import page_actor
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render
 from checkonce.auth import access
 from checkonce.auth.service import Principal
-from checkonce.errors import CheckOnceError
+from checkonce.errors import CheckOnceError, NotFound
 from checkonce.findings import ratings
 from checkonce.findings.models import TaskResult, VisitRating
 from checkonce.plans.models import TASK_KIND_NAMES
 from checkonce.registry.models import Enterprise
-from checkonce.visits import reports
+from checkonce.visits import presence, reports
+from checkonce.visits.checkin_models import CheckIn
 from checkonce.visits.checklist import checklist_counts, merged_checklist
 from checkonce.visits.codes import InvalidCode, token_from_scan
 from checkonce.visits.models import REPORT_KINDS, ScheduleVersion, Visit
@@ -42,6 +45,8 @@ EnterpriseUser = Annotated[Principal, Depends(PageAllow("enterprise"))]
 UPCOMING_LIMIT = 20
 HISTORY_PER_PAGE = 10
 REPORTS_SHOWN = 10
+# Check-ins of the last days still waiting for the enterprise's confirmation, on its home page.
+PENDING_DAYS = 10
 PageNumber = Annotated[int, Query(ge=1, le=10_000, description="页码")]
 
 
@@ -123,6 +128,7 @@ def upcoming(
     policy, _calendar = jurisdiction(request)
     context = {
         "firm": firm,
+        "pending": _pending_checkins(db, firm.id, today),
         "cards": cards,
         "today": today,
         "notice_workdays": policy.notice.announce_workdays_ahead,
@@ -245,6 +251,100 @@ def rate(
             principal=principal,
         )
     return redirect(f"/enterprise/history?page={page}#visit-{visit_id}", "评价已提交，谢谢")
+
+
+def _pending_checkins(db: Session, enterprise_id: int, today: dt.date) -> list[CheckIn]:
+    """Planned check-ins at the enterprise of the last PENDING_DAYS days it has not confirmed."""
+    return list(
+        db.scalars(
+            select(CheckIn)
+            .where(
+                CheckIn.enterprise_id == enterprise_id,
+                CheckIn.visit_id.is_not(None),
+                CheckIn.confirmed_at.is_(None),
+                CheckIn.day >= today - dt.timedelta(days=PENDING_DAYS),
+            )
+            .options(selectinload(CheckIn.inspector), selectinload(CheckIn.visit))
+            .order_by(CheckIn.checked_in_at.desc(), CheckIn.id.desc())
+            .limit(20)
+        )
+    )
+
+
+def _own_visit(request: Request, db: Session, principal: Principal, today: dt.date, visit_id: int):
+    visit = db.scalars(
+        access.with_visit_details(
+            _published_visits(request, principal, today).where(Visit.id == visit_id)
+        )
+    ).first()
+    if visit is None:
+        raise NotFound(f"检查 {visit_id} 不存在或不是对贵企业的检查")
+    return visit
+
+
+def _visit_page(
+    request: Request,
+    db: Session,
+    principal: Principal,
+    today: dt.date,
+    visit_id: int,
+    error: tuple[int, str] | None = None,
+) -> HTMLResponse:
+    visit = _own_visit(request, db, principal, today, visit_id)
+    context = {
+        "firm": _firm(db, principal),
+        "card": _visit_card(db, visit),
+        "checkins": presence.visit_checkins(db, visit),
+        "presence": presence.presence_status(db, visit.id),
+        "error": error,
+    }
+    return render(
+        request,
+        "pages/enterprise/visit.html",
+        context,
+        status_code=409 if error else 200,
+        principal=principal,
+    )
+
+
+@router.get("/enterprise/visits/{visit_id}", response_class=HTMLResponse)
+def visit_page(
+    visit_id: ObjectId,
+    request: Request,
+    db: SessionDep,
+    principal: EnterpriseUser,
+    today: TodayDep,
+) -> HTMLResponse:
+    """One visit at the enterprise: its tasks, and the inspectors' check-ins with a confirm
+    button beside each one not yet confirmed (到场确认)."""
+    return _visit_page(request, db, principal, today, visit_id)
+
+
+@router.post(
+    "/enterprise/visits/{visit_id}/checkins/{checkin_id}/confirm", dependencies=[CsrfChecked]
+)
+def confirm_checkin(
+    visit_id: ObjectId,
+    checkin_id: ObjectId,
+    request: Request,
+    db: SessionDep,
+    principal: EnterpriseUser,
+    today: TodayDep,
+) -> Response:
+    """The enterprise confirms that the inspector of this check-in was there."""
+    visit = _own_visit(request, db, principal, today, visit_id)
+    if checkin_id not in {c.id for c in presence.visit_checkins(db, visit)}:
+        raise NotFound(f"检查 {visit.code} 中没有签到记录 {checkin_id}")
+    try:
+        done = presence.confirm_checkin(
+            db, checkin_id=checkin_id, actor=page_actor(principal), method="visit_page"
+        )
+    except presence.PresenceRefused as exc:
+        db.rollback()
+        return _visit_page(request, db, principal, today, visit_id, error=(checkin_id, exc.message))
+    name = done.checkin.inspector.name
+    message = f"{name} 的到场此前已确认" if done.already else f"已确认 {name} 到场检查"
+    return redirect(f"/enterprise/visits/{visit_id}#checkin-{checkin_id}", message)
 
 
 @router.get("/enterprise/verify", response_class=HTMLResponse)

@@ -2,10 +2,14 @@
 draws with their verification data, published results (一公开), and the page an inspection
 code opens (`/v/<token>`: who is inspecting and what they may check, or "you may refuse").
 
-Only what has been published is ever read here: plans in state `published`, draws in state
-`published`, results through `findings.service.public_results` (the latest published revision
-of each task). Plan tasks that name enterprises show how many, never which: a complaint or a
-key-supervision target is not announced to the world by a plan.
+A logged-in enterprise that opens `/v/<token>` is told when the inspection is not for it, and
+the visit's own enterprise confirms the inspector's presence there with one tap (到场确认).
+
+Every page here renders the public models of checkonce.public (an allow-list, field by field),
+never an ORM row. Only what has been published is ever read here: plans in state `published`,
+draws in state `published`, results through `findings.service.public_results` (the latest
+published revision of each task). Plan tasks that name enterprises show how many, never
+which: a complaint or a key-supervision target is not announced to the world by a plan.
 """
 
 from __future__ import annotations
@@ -13,23 +17,35 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from checkonce.api.deps import PUBLIC, ObjectId, SessionDep, jurisdiction
-from checkonce.api.pages.web import render
+from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render, session_principal
+from checkonce.audit.actor import Actor, Channel
 from checkonce.audit.service import latest_checkpoints
+from checkonce.auth.models import User
+from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
 from checkonce.findings import service as findings
+from checkonce.jobs.logs import REQUEST_ID
 from checkonce.plans.models import Plan, PlanTask, PlanTaskItem
 from checkonce.plans.scope import SCOPE_NAMES, normalize_scope
+from checkonce.public import (
+    PublicDrawRow,
+    PublicPlanOut,
+    PublicResultOut,
+    public_plan_detail,
+    public_plan_out,
+)
 from checkonce.registry.models import Department, District, Industry, Scene
 from checkonce.sampling.models import Draw, DrawMember
-from checkonce.visits.inspection_codes import resolve_inspection_code
+from checkonce.visits import presence
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,7 +89,7 @@ def _departments(db: Session) -> list[Department]:
 
 def published_plans(
     db: Session, *, year: int | None, department: str | None, limit: int, offset: int
-) -> tuple[list[tuple[Plan, int]], int]:
+) -> tuple[list[PublicPlanOut], int]:
     """Published plans (newest first) with their task counts, and how many there are."""
     counts = select(PlanTask.plan_id, func.count().label("n")).group_by(PlanTask.plan_id).subquery()
     stmt = (
@@ -93,10 +109,12 @@ def published_plans(
         .limit(limit)
         .offset(offset)
     ).all()
-    return [(plan, n) for plan, n in rows], total
+    return [public_plan_out(plan, n) for plan, n in rows], total
 
 
-def published_draws(db: Session, *, limit: int, offset: int) -> tuple[list[tuple[Draw, int]], int]:
+def published_draws(
+    db: Session, *, limit: int, offset: int
+) -> tuple[list[tuple[PublicDrawRow, int]], int]:
     """Every draw (newest first), each public from its commit on with its state (committed,
     run, published, abandoned, superseded) and reason, with how many enterprises it selected."""
     selected = (
@@ -110,7 +128,11 @@ def published_draws(db: Session, *, limit: int, offset: int) -> tuple[list[tuple
     )
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.execute(stmt.order_by(Draw.id.desc()).limit(limit).offset(offset)).all()
-    return [(draw, n) for draw, n in rows], total
+    return [(PublicDrawRow.of(draw), n) for draw, n in rows], total
+
+
+def _results(rows) -> list[PublicResultOut]:
+    return [PublicResultOut.of(r) for r in rows]
 
 
 def _redraw_counts(db: Session, draws: list[Draw]) -> dict[int, int]:
@@ -144,6 +166,7 @@ def public_home(request: Request, db: SessionDep) -> HTMLResponse:
     plans, plan_total = published_plans(db, year=None, department=None, limit=PREVIEW, offset=0)
     draws, draw_total = published_draws(db, limit=PREVIEW, offset=0)
     results, result_total = findings.public_results(db, limit=PREVIEW, offset=0)
+    results = _results(results)
     checkpoints, checkpoint_total = latest_checkpoints(db, limit=PREVIEW)
     context = {
         "checkpoints": checkpoints,
@@ -196,11 +219,9 @@ def public_plan(plan_id: ObjectId, request: Request, db: SessionDep) -> HTMLResp
     ).first()
     if plan is None:
         raise NotFound(f"计划 {plan_id} 不存在或尚未公开")
-    tasks = [
-        {"task": task, "scope": scope_in_words(db, task.scope), "named": len(task.enterprises)}
-        for task in plan.tasks
-    ]
-    return render(request, "pages/public/plan.html", {"plan": plan, "tasks": tasks})
+    shown = public_plan_detail(plan)
+    tasks = [{"task": task, "scope": scope_in_words(db, task.scope)} for task in shown.task_list]
+    return render(request, "pages/public/plan.html", {"plan": shown, "tasks": tasks})
 
 
 @router.get("/public/draws", response_class=HTMLResponse, dependencies=[PUBLIC])
@@ -233,7 +254,7 @@ def public_results(
         offset=(page - 1) * PER_PAGE,
     )
     context = {
-        "results": rows,
+        "results": _results(rows),
         "paging": Pager(page, PER_PAGE, total),
         "period": (period or "").upper(),
         "department": (department or "").upper(),
@@ -242,21 +263,86 @@ def public_results(
     return render(request, "pages/public/results.html", context)
 
 
-@router.get("/v/{token}", response_class=HTMLResponse, dependencies=[PUBLIC])
-def inspection_code_page(token: str, request: Request, db: SessionDep) -> HTMLResponse:
-    """The page an inspector's code (检查码) opens on the enterprise's phone: inspector,
-    department, certificate, tasks and legal basis; or "未登记的检查：您有权拒绝" (404)."""
+Token = Annotated[str, Path(max_length=600)]
+EnterpriseUser = Annotated[Principal, Depends(PageAllow("enterprise"))]
+
+
+def page_actor(principal: Principal) -> Actor:
+    """The audit trail's actor for a page request."""
+    return Actor.from_principal(principal, channel=Channel.WEB, request_id=REQUEST_ID.get(None))
+
+
+def _viewer(request: Request, db: Session) -> Principal | None:
+    """The logged-in user of an active account, if any (the page is public)."""
+    principal = session_principal(request)
+    if principal is None:
+        return None
+    user = db.get(User, principal.user_id)
+    return principal if user is not None and user.active else None
+
+
+def _today(request: Request) -> dt.date:
     zone = ZoneInfo(jurisdiction(request)[0].jurisdiction.timezone)
-    view = resolve_inspection_code(
-        db_session=db,
+    return dt.datetime.now(zone).date()
+
+
+def _code_page(
+    request: Request, db: Session, token: str, principal: Principal | None, error: str = ""
+) -> HTMLResponse:
+    actor = page_actor(principal) if principal is not None else None
+    view = presence.verify_code(
+        db,
         secret_key=request.app.state.settings.secret_key,
         scanned=token,
-        today=dt.datetime.now(zone).date(),
+        today=_today(request),
+        actor=actor,
     )
+    own = principal is not None and principal.role == "enterprise" and view.valid
+    checkin = presence.checkin_of_code(db, view) if own else None
+    status = 200 if view.valid else 403 if view.other_enterprise else 404
+    context = {
+        "view": view,
+        "own": own,
+        "checkin": checkin,
+        "token": token,
+        "confirm_error": error,
+    }
     return render(
         request,
         "pages/public/inspection_code.html",
-        {"view": view},
-        status_code=200 if view.valid else 404,
+        context,
+        status_code=409 if error else status,
         headers=CODE_PAGE_HEADERS,
+        principal=principal,
     )
+
+
+@router.get("/v/{token}", response_class=HTMLResponse, dependencies=[PUBLIC])
+def inspection_code_page(token: Token, request: Request, db: SessionDep) -> HTMLResponse:
+    """The page an inspector's code (检查码) opens on the enterprise's phone: inspector,
+    department, certificate, tasks and legal basis; or "未登记的检查：您有权拒绝" (404).
+    A logged-in enterprise that is not the visit's is told so (403); the visit's own enterprise
+    sees whether the inspector has checked in and confirms the presence with one tap."""
+    return _code_page(request, db, token, _viewer(request, db))
+
+
+@router.post("/v/{token}/confirm", dependencies=[CsrfChecked])
+def confirm_presence(
+    token: Token, request: Request, db: SessionDep, principal: EnterpriseUser
+) -> Response:
+    """到场确认: the visit's enterprise confirms the presence of the inspector whose code it
+    scanned; a refusal brings the page back with the reason and changes nothing."""
+    try:
+        done = presence.confirm_by_code(
+            db,
+            secret_key=request.app.state.settings.secret_key,
+            scanned=token,
+            today=_today(request),
+            actor=page_actor(principal),
+        )
+    except presence.PresenceRefused as exc:
+        db.rollback()
+        return _code_page(request, db, token, principal, error=exc.message)
+    name = done.checkin.inspector.name
+    message = f"{name} 的到场此前已确认" if done.already else f"已确认 {name} 到场检查"
+    return redirect(f"/v/{quote(token, safe='')}", message)

@@ -81,7 +81,9 @@ def post_checkin(
     actor: ActorDep,
 ) -> CheckinOut:
     """扫码入企签到。匹配本人今日在该企业的计划检查则签到；否则登记为计划外入企并预警。
-    同一幂等键重复提交只保存一次，返回同一结果（响应头 Idempotent-Replay: true）。"""
+    同一幂等键重复提交只保存一次，返回同一结果（响应头 Idempotent-Replay: true）。
+    手机上报的位置按原样记录，只是执法人员一方的说法，不作为到场证明；企业扫描检查码或在
+    其检查页面确认后（confirmed），签到才算确认，未确认的签到提示协调部门。"""
     if principal.inspector_id is None:
         raise Forbidden("该账号未关联执法人员，不能签到")
     result = check_in(
@@ -116,6 +118,7 @@ def list_checkins(
         Literal["planned", "unplanned"] | None, Query(description="计划内/外")
     ] = None,
     flagged: Annotated[bool | None, Query(description="只看补录或超出定位范围的")] = None,
+    confirmed: Annotated[bool | None, Query(description="企业是否已确认到场")] = None,
     day_from: dt.date | None = None,
     day_to: dt.date | None = None,
 ) -> Page[CheckinOut]:
@@ -130,6 +133,10 @@ def list_checkins(
     if flagged is not None:
         is_flagged = CheckIn.backfill | CheckIn.outside_geofence
         stmt = stmt.where(is_flagged if flagged else ~is_flagged)
+    if confirmed is not None:
+        stmt = stmt.where(
+            CheckIn.confirmed_at.is_not(None) if confirmed else CheckIn.confirmed_at.is_(None)
+        )
     if day_from:
         stmt = stmt.where(CheckIn.day >= day_from)
     if day_to:

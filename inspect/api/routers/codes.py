@@ -1,5 +1,9 @@
 """Codes: the enterprise's QR poster (企业码), an inspector's inspection code (检查码) for a
-visit, and the signing keys behind both (rotation and revocation, administrators only)."""
+visit, and the signing keys behind both (rotation and revocation, administrators only).
+
+The enterprise code (the poster, and its URL in the `X-Code-Url` header) goes only to the
+enterprise itself and to administrators: a staff account that could fetch it could check in
+from anywhere. Inspectors, bureaus and coordinators are refused."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from checkonce.api.deps import STAFF, ActorDep, Allow, SessionDep, public_base_url
+from checkonce.api.deps import ActorDep, Allow, SessionDep, public_base_url
 from checkonce.api.reads import ReadLogDep
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
@@ -22,7 +26,8 @@ from checkonce.visits.inspection_codes import issue_inspection_code
 router = APIRouter(tags=["企业码与检查码"])
 AdminDep = Annotated[Principal, Depends(Allow("admin"))]
 InspectorDep = Annotated[Principal, Depends(Allow("inspector"))]
-PosterReaderDep = Annotated[Principal, Depends(Allow(*STAFF, "enterprise"))]
+# Never inspectors, bureaus or coordinators: the enterprise code is what a check-in rests on.
+PosterReaderDep = Annotated[Principal, Depends(Allow("admin", "enterprise"))]
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 # Row ids are 32-bit in the schema: a larger number is simply not found, never a server error.
 VisitId = Annotated[int, Path(ge=1, le=2**31 - 1, description="检查编号")]
@@ -63,7 +68,8 @@ def enterprise_poster(
     principal: PosterReaderDep,
     reads: ReadLogDep,
 ) -> Response:
-    """企业码海报（PNG 或 SVG），含企业名称与统一社会信用代码。企业账号只能取得本企业的。"""
+    """企业码海报（PNG 或 SVG），含企业名称与统一社会信用代码。仅限企业本身（只能取得本企业的）
+    和管理员；执法人员、执法部门和协调机构不能取得企业码。"""
     firm = db.scalars(select(Enterprise).where(Enterprise.credit_code == credit_code)).first()
     if firm is None or (principal.role == "enterprise" and firm.id != principal.enterprise_id):
         raise NotFound(f"企业 {credit_code} 不存在")

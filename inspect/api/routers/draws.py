@@ -25,6 +25,7 @@ from checkonce.api.deps import (
 from checkonce.api.schemas import Page
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
+from checkonce.public import public_draw_json
 from checkonce.sampling import service
 from checkonce.sampling.models import Draw, RedrawRequest
 from checkonce.sampling.verify import verify_published
@@ -248,7 +249,7 @@ def public_draw(draw_id: ObjectId, db: SessionDep) -> dict[str, Any]:
     """抽取的公开数据（无需登录）：执行前为承诺和随机源，种子公开后为完整结果（含排除
     名单和重新抽取记录），可自行复算。"""
     draw = service.get_draw(db_session=db, draw_id=draw_id)
-    return service.public_json(db_session=db, draw=draw)
+    return public_draw_json(service.public_json(db_session=db, draw=draw))
 
 
 @router.get("/public/draws/{draw_id}/verify", response_model=VerifyOut, dependencies=[PUBLIC])
@@ -257,5 +258,5 @@ def public_verify(draw_id: ObjectId, db: SessionDep) -> VerifyOut:
     draw = service.get_draw(db_session=db, draw_id=draw_id)
     if not draw.seed_public:
         raise NotFound(f"抽取 {draw_id} 尚未公开种子")
-    result = verify_published(service.published_json(draw))
+    result = verify_published(public_draw_json(service.published_json(draw)))
     return VerifyOut(draw=result.draw, ok=result.ok, problems=result.problems, beacon=result.beacon)

@@ -22,6 +22,12 @@ from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError
 from checkonce.plans import service
 from checkonce.plans.models import Plan, PlanTask
+from checkonce.public import (
+    PublicPlanDetail,
+    PublicPlanOut,
+    public_plan_detail,
+    public_plan_out,
+)
 from checkonce.registry.models import Department
 
 router = APIRouter(tags=["检查计划"])
@@ -38,7 +44,7 @@ class PlanTaskOut(BaseModel):
     window: tuple[dt.date, dt.date]
     scope: dict[str, Any]
     strata: dict[str, Any] | None
-    enterprises: list[str]  # credit codes (empty in the public view)
+    enterprises: list[str]  # credit codes
     enterprise_count: int
     campaign_name: str | None
     approver: str | None
@@ -112,10 +118,9 @@ def _summary(plan: Plan, tasks: int) -> PlanOut:
     )
 
 
-def _detail(plan: Plan, *, public: bool = False) -> PlanDetail:
-    """A plan with its tasks. The public version names no enterprise and gives no complaint
-    details: a named target told in advance is warned, and a complaint may identify who made
-    it; the public sees how many enterprises a task names."""
+def _detail(plan: Plan) -> PlanDetail:
+    """A plan with its tasks, as staff see it. The public see another model, built field by
+    field (checkonce.public), never this one with fields removed."""
     tasks = [
         PlanTaskOut(
             id=t.id,
@@ -125,13 +130,13 @@ def _detail(plan: Plan, *, public: bool = False) -> PlanDetail:
             window=(t.window_start, t.window_end),
             scope=t.scope or {},
             strata=t.strata,
-            enterprises=[] if public else [e.enterprise.credit_code for e in t.enterprises],
+            enterprises=[e.enterprise.credit_code for e in t.enterprises],
             enterprise_count=len(t.enterprises),
             campaign_name=t.campaign_name,
             approver=t.approver,
             approval_date=t.approval_date,
             approval_document=t.approval_document,
-            trigger_reason=None if public else t.trigger_reason,
+            trigger_reason=t.trigger_reason,
             due_workdays=t.due_workdays,
             note=t.note,
         )
@@ -154,7 +159,9 @@ def _list(
     states=None,
     year=None,
     department: str | None = None,
-) -> Page[PlanOut]:
+    summary=None,
+) -> Page:
+    summary = summary or _summary
     counts = select(PlanTask.plan_id, func.count().label("n")).group_by(PlanTask.plan_id).subquery()
     stmt = (
         select(Plan, func.coalesce(counts.c.n, 0))
@@ -177,7 +184,7 @@ def _list(
         .offset(page.offset)
     )
     return Page(
-        items=[_summary(plan, n) for plan, n in rows],
+        items=[summary(plan, n) for plan, n in rows],
         total=total,
         limit=page.limit,
         offset=page.offset,
@@ -303,15 +310,17 @@ def return_plan(
     return _detail(service.get_plan(db_session=db, plan_id=plan_id))
 
 
-@router.get("/public/plans", response_model=Page[PlanOut], dependencies=[PUBLIC])
+@router.get("/public/plans", response_model=Page[PublicPlanOut], dependencies=[PUBLIC])
 def public_plans(
     db: SessionDep, page: PageDep, year: YearQuery = None, department: str | None = None
-) -> Page[PlanOut]:
+) -> Page[PublicPlanOut]:
     """已公开的检查计划（无需登录）。"""
-    return _list(db, page, states=["published"], year=year, department=department)
+    return _list(
+        db, page, states=["published"], year=year, department=department, summary=public_plan_out
+    )
 
 
-@router.get("/public/plans/{plan_id}", response_model=PlanDetail, dependencies=[PUBLIC])
-def public_plan(plan_id: ObjectId, db: SessionDep) -> PlanDetail:
-    """一份已公开的计划（未公开的计划一律 404）。"""
-    return _detail(access.visible_plan(db, plan_id, None), public=True)
+@router.get("/public/plans/{plan_id}", response_model=PublicPlanDetail, dependencies=[PUBLIC])
+def public_plan_detail_out(plan_id: ObjectId, db: SessionDep) -> PublicPlanDetail:
+    """一份已公开的计划（未公开的计划一律 404）：只含公开字段，不含指定企业、投诉举报内容和备注。"""
+    return public_plan_detail(access.visible_plan(db, plan_id, None))

@@ -3,15 +3,14 @@ credit-disclosure CSV (统一社会信用代码, 企业名称, 检查事项, 检
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
 
 from checkonce.api.deps import PUBLIC, PageDep, SessionDep
 from checkonce.api.schemas import Page
 from checkonce.findings import service
+from checkonce.public import PublicResultOut
 
 router = APIRouter(tags=["结果公开"])
 PERIOD = r"^\d{4}([Qq][1-4])?$"
@@ -19,21 +18,6 @@ DepartmentQuery = Annotated[
     str | None,
     Query(min_length=2, max_length=16, pattern=r"^[A-Za-z0-9_-]+$", description="部门代码"),
 ]
-
-
-class PublicResultOut(BaseModel):
-    result_id: int
-    credit_code: str
-    enterprise: str
-    item: str
-    department: str
-    department_code: str
-    visit_day: dt.date
-    result: str
-    result_name: str
-    rectify_by: dt.date | None
-    published_at: dt.datetime
-    revision: int
 
 
 @router.get("/public/results", response_model=Page[PublicResultOut], dependencies=[PUBLIC])
@@ -48,7 +32,7 @@ def public_results(
         db, period=period, department=department, limit=page.limit, offset=page.offset
     )
     return Page(
-        items=[PublicResultOut(**vars(r)) for r in rows],
+        items=[PublicResultOut.of(r) for r in rows],
         total=total,
         limit=page.limit,
         offset=page.offset,
