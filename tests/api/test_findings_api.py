@@ -258,3 +258,19 @@ def test_fee_check_explains(client, headers, world):
     )
     assert r.status_code == 200
     assert r.json()["verdict"] == "off_catalog" and "清单之外" in r.json()["explanation"]
+
+
+def test_fee_check_refuses_zero_amounts_and_future_dates_like_the_cli(client, headers, world):
+    base = {"unit": "SEII", "item": "特种设备检验检测费", "amount": "400"}
+    zero = client.post(
+        f"{API}/fees/check",
+        json={**base, "amount": "0", "charged_on": "2026-10-09"},
+        headers=headers["enterprise"],
+    )
+    assert zero.status_code == 422 and "amount" in zero.json()["error"]["message"]
+    future = client.post(
+        f"{API}/fees/check",
+        json={**base, "charged_on": "2031-01-01"},
+        headers=headers["enterprise"],
+    )
+    assert future.status_code == 400 and "晚于今天" in future.json()["error"]["message"]
