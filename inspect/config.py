@@ -7,7 +7,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The dev default is 32+ bytes so dev runs sign tokens without PyJWT's short-key warning; it
@@ -45,6 +45,25 @@ class Settings(BaseSettings):
     # How enterprise notices are delivered: "log", "database" or "module:Class".
     notification_channel: str = "log"
     log_level: str = "INFO"
+
+    # Uploads (plans, registry imports; API, pages and CLI alike): files over these limits
+    # are refused before they are parsed, whatever size a spreadsheet declares.
+    upload_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    upload_max_rows: int = Field(default=100_000, ge=10)
+    upload_max_columns: int = Field(default=64, ge=8, le=1024)
+    upload_max_cell_chars: int = Field(default=2_000, ge=100)
+    # Photos of results: bytes of the file and pixels of the decoded picture.
+    photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    photo_max_pixels: int = Field(default=40_000_000, ge=10_000)
+
+    # Page sessions: they end after this long without a request, and this long after the
+    # login whatever the activity. API tokens live `token_minutes`.
+    session_idle_minutes: int = Field(default=30, ge=1)
+    session_absolute_hours: float = Field(default=12.0, gt=0)
+    token_minutes: int = Field(default=30, ge=1)
+
+    # /metrics answers only these client addresses (comma-separated addresses or networks).
+    metrics_allow: str = "127.0.0.1/32,::1/128"
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
