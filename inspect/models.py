@@ -1,5 +1,6 @@
 """Imports every domain's models so Base.metadata is complete (Alembic, test schema checks)."""
 
+from checkonce.audit import models as audit_models
 from checkonce.auth import models as auth_models
 from checkonce.db import Base
 from checkonce.findings import models as finding_models
@@ -13,6 +14,7 @@ from checkonce.visits import models as visit_models
 
 __all__ = [
     "Base",
+    "audit_models",
     "auth_models",
     "checkin_models",
     "fee_models",

@@ -6,6 +6,7 @@ them. Unknown keys are refused so a misspelt setting cannot silently fall back t
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -103,6 +104,19 @@ class TravelPolicy(_Section):
     detour: float = Field(1.3, ge=1)
 
 
+class AuditPolicy(_Section):
+    """The audit trail's chain hash: SHA-256, or SM3 (GB/T 32905, 国密) where a deployment's
+    密评 requires it and OpenSSL provides it."""
+
+    hash: Literal["sha256", "sm3"] = "sha256"
+
+    @model_validator(mode="after")
+    def _available(self) -> AuditPolicy:
+        if self.hash not in hashlib.algorithms_available:
+            raise ValueError(f"本机 OpenSSL 不提供 {self.hash} 算法，无法用于审计链")
+        return self
+
+
 class Policy(_Section):
     jurisdiction: JurisdictionPolicy = JurisdictionPolicy()
     team: TeamPolicy = TeamPolicy()
@@ -116,6 +130,7 @@ class Policy(_Section):
     triggered: TriggeredPolicy = TriggeredPolicy()
     day: DayPolicy = DayPolicy()
     travel: TravelPolicy = TravelPolicy()
+    audit: AuditPolicy = AuditPolicy()
 
 
 def load_policy(path: Path) -> Policy:
