@@ -84,7 +84,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         if isinstance(exc, ImportRejected):
             details = [{"row": e.row, "field": e.field, "reason": e.reason} for e in exc.errors]
             total = exc.total
-        return _error(exc.status, exc.code, exc.message, details, total)
+        response = _error(exc.status, exc.code, exc.message, details, total)
+        retry_after = getattr(exc, "retry_after", 0)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

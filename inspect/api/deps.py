@@ -13,9 +13,9 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from checkonce.api.cookies import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
+from checkonce.api.cookies import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok, renew_if_due
 from checkonce.auth.models import ROLE_NAMES
-from checkonce.auth.service import AuthError, Forbidden, Principal, read_token
+from checkonce.auth.service import AuthError, Forbidden, Principal, current_user, read_token
 from checkonce.db import transaction
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -32,20 +32,28 @@ def get_db(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+def current_principal(
+    request: Request, token: Annotated[str | None, Depends(oauth2)], db: SessionDep
+) -> Principal:
     """The caller from the Bearer token, else from the pages' session cookie (then an unsafe
-    method must carry the page's CSRF token)."""
+    method must carry the page's CSRF token, and the call keeps the session alive). Either
+    way the account is re-read: a token of an account deactivated, or whose password or role
+    changed since it was issued, is refused at once."""
     secret = request.app.state.settings.secret_key
     if token:
-        return read_token(token, secret=secret)
+        principal = read_token(token, secret=secret)
+        current_user(db, principal)
+        return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise AuthError("请先登录")
     principal = read_token(cookie, secret=secret)
+    user = current_user(db, principal)
     if request.method not in SAFE_METHODS and not csrf_ok(
         request, request.headers.get(CSRF_HEADER)
     ):
         raise Forbidden("页面已过期或来源不明，请刷新页面后重试")
+    renew_if_due(request, user, principal)
     return principal
 
 
