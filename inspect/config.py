@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -16,6 +18,24 @@ DEFAULT_SECRET = "dev-secret-change-me-for-local-use-only"
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "secret", "dev-secret-change-me", DEFAULT_SECRET}
 )
+
+
+# A signing key must carry at least this many bits by the estimate of `secret_bits`.
+MIN_SECRET_BITS = 128
+
+
+def secret_bits(secret: str) -> float:
+    """An estimate of a secret's entropy, the lower of two: its length times the Shannon
+    entropy of its characters (32 × "a" is 0 bits), and zxcvbn's guess count (repeats,
+    sequences, keyboard runs, words). secrets.token_urlsafe(48) scores far above 128."""
+    if not secret:
+        return 0.0
+    from zxcvbn import zxcvbn
+
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    guessed = zxcvbn(secret[:100])["guesses_log10"] * math.log2(10)
+    return max(0.0, min(per_char * len(secret), guessed))
 
 
 def packaged_data_dir() -> Path:
@@ -74,6 +94,12 @@ class Settings(BaseSettings):
             )
         if self.env != "dev" and len(self.secret_key) < 32:
             raise ValueError("CHECKONCE_SECRET_KEY must be at least 32 characters outside dev")
+        if self.env == "prod" and secret_bits(self.secret_key) < MIN_SECRET_BITS:
+            raise ValueError(
+                f"CHECKONCE_SECRET_KEY looks guessable ({secret_bits(self.secret_key):.0f} bits "
+                f"by its characters, {MIN_SECRET_BITS} needed): use a random one, for example "
+                "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
         return self
 
     @property
