@@ -56,6 +56,22 @@ def check_serve_mode(*, dev: bool, host: str) -> None:
         )
 
 
+def recover_interrupted(sessions) -> None:
+    """On start: schedule generations and job runs whose process is gone (killed, crashed,
+    host restarted) are marked failed ("interrupted") and can be retried, instead of
+    showing "running" for ever and blocking their period."""
+    import logging
+
+    from checkonce.jobs.registry import fail_interrupted_runs
+    from checkonce.visits.jobs import fail_interrupted
+
+    try:
+        fail_interrupted(sessions)
+        fail_interrupted_runs(sessions)
+    except Exception:  # a start-up chore: never keep the server from starting
+        logging.getLogger("checkonce.serve").exception("could not mark interrupted runs")
+
+
 def served_app():
     """The application as `serve` runs it (uvicorn calls this in every worker process):
     JSON logs, and the job runner attached unless jobs are disabled."""
@@ -67,6 +83,7 @@ def served_app():
     settings = get_settings()
     configure_logging(settings.log_level)
     app = create_app(settings)
+    recover_interrupted(app.state.sessions)
     if settings.jobs_enabled:
         attach_runner(app, retry_seconds=settings.jobs_retry_seconds)
     return app
