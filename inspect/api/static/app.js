@@ -99,7 +99,8 @@
     });
     history.replaceState(null, "", location.pathname + location.search);
     var note = document.getElementById("restored-note");
-    if (restored && note) { note.hidden = false; }
+    var main = document.querySelector("main");
+    if (restored && note && main) { main.insertBefore(note.content.cloneNode(true), main.firstChild); }
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", restore); } else { restore(); }
 })();
