@@ -32,9 +32,21 @@ def get_db(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def current_principal(
-    request: Request, token: Annotated[str | None, Depends(oauth2)], db: SessionDep
-) -> Principal:
+def _check_account(request: Request, principal: Principal):
+    """The token's account, re-read in a short session of its own: the request's own
+    transaction stays untouched until the handler writes (on SQLite, a transaction that
+    reads first and writes later fails at once when another one writes meanwhile)."""
+    session = request.app.state.sessions()
+    try:
+        user = current_user(session, principal)
+        session.expunge(user)
+        return user
+    finally:
+        session.rollback()
+        session.close()
+
+
+def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
     """The caller from the Bearer token, else from the pages' session cookie (then an unsafe
     method must carry the page's CSRF token, and the call keeps the session alive). Either
     way the account is re-read: a token of an account deactivated, or whose password or role
@@ -42,13 +54,13 @@ def current_principal(
     secret = request.app.state.settings.secret_key
     if token:
         principal = read_token(token, secret=secret)
-        current_user(db, principal)
+        _check_account(request, principal)
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise AuthError("请先登录")
     principal = read_token(cookie, secret=secret)
-    user = current_user(db, principal)
+    user = _check_account(request, principal)
     if request.method not in SAFE_METHODS and not csrf_ok(
         request, request.headers.get(CSRF_HEADER)
     ):

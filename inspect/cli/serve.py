@@ -47,7 +47,9 @@ def check_serve_mode(*, dev: bool, host: str) -> None:
     try:
         settings = get_settings()
     except ValueError as exc:  # pydantic's ValidationError: a weak secret in prod
-        raise CheckOnceError(f"配置有误：{exc}") from None
+        errors = getattr(exc, "errors", None)
+        reason = "; ".join(e["msg"] for e in errors()) if callable(errors) else str(exc)
+        raise CheckOnceError(f"配置有误：{reason}") from None
     if settings.env != "prod":
         raise CheckOnceError(
             f"CHECKONCE_ENV={settings.env}：正式运行请设置 CHECKONCE_ENV=prod 与真实的 "

@@ -84,9 +84,6 @@ def create_job(*, db_session: Session, request: JobRequest, actor: str) -> Sched
     Refused (Conflict) while another generation of the period is queued or running."""
     period = service.normalize_period(request.period)
     service.check_seed(request.seed)
-    running = active_job(db_session, period)
-    if running is not None:
-        raise _busy(running)
     job = ScheduleJob(
         period=period,
         state="queued",
@@ -96,12 +93,13 @@ def create_job(*, db_session: Session, request: JobRequest, actor: str) -> Sched
         owner=this_process(),
         request=asdict(request),
     )
+    # Written first, read only on refusal: the partial unique index decides (on SQLite a
+    # transaction that read first would fail at once against a concurrent writer).
     try:
         with db_session.begin_nested():
             db_session.add(job)
             db_session.flush()
     except IntegrityError:
-        # Another request of the same period won the race between the check and the insert.
         running = active_job(db_session, period)
         if running is None:
             raise
