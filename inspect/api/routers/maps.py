@@ -64,7 +64,7 @@ def _page(fmap, request: Request) -> HTMLResponse:
     return HTMLResponse(with_nonce(page, request), headers=PAGE_HEADERS)
 
 
-_SCRIPT_OPEN = re.compile(r"<script(?=[\s>])")
+_SCRIPT_OPEN = re.compile(r"<script(\s[^>]*)?>")
 
 
 def with_nonce(page: str, request: Request) -> str:
@@ -72,7 +72,9 @@ def with_nonce(page: str, request: Request) -> str:
     (the page is ours, built from our data; a script injected into a value would be text
     inside one of these scripts, escaped by folium, not a script element of its own)."""
     nonce = getattr(request.state, "csp_nonce", "")
-    return _SCRIPT_OPEN.sub(f'<script nonce="{nonce}"', page) if nonce else page
+    if not nonce:
+        return page
+    return _SCRIPT_OPEN.sub(lambda m: f'<script{m.group(1) or ""} nonce="{nonce}">', page)
 
 
 @router.get("/coverage", response_class=HTMLResponse)
