@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from checkonce.audit.actor import Actor, Channel
 from checkonce.calendar import WorkCalendar
 from checkonce.errors import CheckOnceError
 from checkonce.plans.models import Plan, PlanTask
@@ -26,8 +27,6 @@ from checkonce.sampling.verify import verify_published
 
 PERIOD = "2027Q1"
 WINDOW = ("2027-01-04", "2027-03-31")
-BUREAU = "department:{}计划科"
-COORDINATOR = "coordinator:市司法局行政执法协调监督科"
 # Printed by the demo; demo accounts exist only in a demo database.
 DEMO_PASSWORD = "checkonce-demo-2027"
 
@@ -47,6 +46,67 @@ class DemoRun:
     schedule_id: int | None = None
     accounts: list[tuple[str, str]] = field(default_factory=list)
     links: dict[str, str] = field(default_factory=dict)
+    actors: DemoActors | None = None
+
+
+@dataclass
+class DemoActors:
+    """The demo's accounts as the actors of what it does: an administrator who opens the
+    other accounts, a coordinator (approvals, draws, schedule) and a bureau account per
+    department (its plans). Every action is recorded as one of them, channel CLI."""
+
+    admin: Actor
+    coordinator: Actor
+    bureaus: dict[str, Actor]
+
+    def bureau(self, department: str) -> Actor:
+        return self.bureaus[department]
+
+
+def _actor(user) -> Actor:
+    from checkonce.auth.service import Principal
+
+    return Actor.from_principal(Principal.of(user), channel=Channel.CLI)
+
+
+def create_accounts(session: Session, run: DemoRun) -> DemoActors:
+    """The demo's accounts, made first: the administrator by CheckOnce's own set-up, every
+    other account by that administrator."""
+    from checkonce.auth.service import create_user
+    from checkonce.registry.models import Department
+
+    setup = Actor.system("demo", channel=Channel.SYSTEM)
+    admin = _actor(
+        create_user(
+            db_session=session, actor=setup, username="admin", password=DEMO_PASSWORD, role="admin"
+        )
+    )
+    coordinator = _actor(
+        create_user(
+            db_session=session,
+            actor=admin,
+            username="coordinator",
+            password=DEMO_PASSWORD,
+            role="coordinator",
+            display_name="市司法局行政执法协调监督科",
+        )
+    )
+    bureaus = {}
+    for dept in session.scalars(select(Department).order_by(Department.code)):
+        bureaus[dept.code] = _actor(
+            create_user(
+                db_session=session,
+                actor=admin,
+                username=f"bureau-{dept.code.lower()}",
+                password=DEMO_PASSWORD,
+                role="bureau",
+                display_name=f"{dept.short_name}计划科",
+                department=dept.code,
+            )
+        )
+    run.accounts += [("admin", "admin"), ("coordinator", "coordinator")]
+    run.actors = DemoActors(admin=admin, coordinator=coordinator, bureaus=bureaus)
+    return run.actors
 
 
 def scene_random_tasks(juris: Jurisdiction) -> dict[str, list[tuple[str, dict]]]:
@@ -170,11 +230,13 @@ def file_plans(
     random-spec plan task ids per scene (for the joint draws)."""
     randoms = scene_random_tasks(juris)
     extras = extra_tasks(session)
+    actors = run.actors
+    assert actors is not None
 
     flawed = create_plan(
         db_session=session,
         data=flawed_culture_plan(),
-        actor=BUREAU.format("CULTURE"),
+        actor=actors.bureau("CULTURE"),
         policy=policy,
         calendar=calendar,
     )
@@ -182,7 +244,7 @@ def file_plans(
         submit_plan(
             db_session=session,
             plan_id=flawed.id,
-            actor=BUREAU.format("CULTURE"),
+            actor=actors.bureau("CULTURE"),
             policy=policy,
             calendar=calendar,
         )
@@ -201,7 +263,7 @@ def file_plans(
         tasks = [spec for _, spec in randoms.get(dept, [])] + extras.get(dept, [])
         plan = create_plan(
             db_session=session,
-            actor=BUREAU.format(dept),
+            actor=actors.bureau(dept),
             policy=policy,
             calendar=calendar,
             data={
@@ -214,12 +276,16 @@ def file_plans(
         submit_plan(
             db_session=session,
             plan_id=plan.id,
-            actor=BUREAU.format(dept),
+            actor=actors.bureau(dept),
             policy=policy,
             calendar=calendar,
         )
         approve_plan(
-            db_session=session, plan_id=plan.id, actor=COORDINATOR, policy=policy, calendar=calendar
+            db_session=session,
+            plan_id=plan.id,
+            actor=actors.coordinator,
+            policy=policy,
+            calendar=calendar,
         )
         run.plans.append(plan.id)
         ordered = sorted(plan.tasks, key=lambda t: t.position)
@@ -235,22 +301,24 @@ def run_draws(
     an independent re-check of the published JSON."""
     folder = out / "draws"
     folder.mkdir(parents=True, exist_ok=True)
+    assert run.actors is not None
+    coordinator = run.actors.coordinator
     for scene, task_ids in sorted(specs_by_scene.items()):
         titles = session.scalars(select(PlanTask.note).where(PlanTask.id == task_ids[0])).one()
         draw = commit_draw(
             db_session=session,
             plan_task_ids=task_ids,
-            actor=COORDINATOR,
+            actor=coordinator,
             title=titles,
             policy=policy,
         )
-        commitment = publish_draw(db_session=session, draw_id=draw.id, actor=COORDINATOR)
+        commitment = publish_draw(db_session=session, draw_id=draw.id, actor=coordinator)
         (folder / f"draw-{draw.id}-commitment.json").write_text(
             json.dumps(commitment, ensure_ascii=False, indent=2), encoding="utf-8"
         )
-        run_draw(db_session=session, draw_id=draw.id, actor=COORDINATOR, policy=policy)
-        reveal_draw(db_session=session, draw_id=draw.id, actor=COORDINATOR)
-        published = publish_draw(db_session=session, draw_id=draw.id, actor=COORDINATOR)
+        run_draw(db_session=session, draw_id=draw.id, actor=coordinator, policy=policy)
+        reveal_draw(db_session=session, draw_id=draw.id, actor=coordinator)
+        published = publish_draw(db_session=session, draw_id=draw.id, actor=coordinator)
         path = folder / f"draw-{draw.id}.json"
         path.write_text(json.dumps(published, ensure_ascii=False, indent=2), encoding="utf-8")
         check = verify_published(json.loads(path.read_text(encoding="utf-8")))
@@ -290,10 +358,12 @@ def schedule(
         store_generation,
     )
 
+    assert run.actors is not None
+    coordinator = run.actors.coordinator
     prep = prepare_generation(
         db_session=session,
         period=PERIOD,
-        actor=COORDINATOR,
+        actor=coordinator,
         seed=seed,
         policy=policy,
         calendar=calendar,
@@ -301,7 +371,7 @@ def schedule(
     outcome = solve_prepared(prep, time_limit=time_limit, workers=workers)
     version = store_generation(db_session=session, prep=prep, outcome=outcome)
     if not outcome.violations:
-        publish_schedule(db_session=session, schedule_id=version.id, actor=COORDINATOR)
+        publish_schedule(db_session=session, schedule_id=version.id, actor=coordinator)
     instance_path = out / f"instance-{PERIOD}.json"
     instance_path.write_text(
         json.dumps(outcome.instance.to_json(), ensure_ascii=False), encoding="utf-8"
@@ -325,12 +395,12 @@ def schedule(
 def demo_accounts(
     session: Session, run: DemoRun, out: Path, *, secret_key: str, base_url: str
 ) -> None:
-    """Accounts for trying the web API, one per role: the inspector and the enterprise are
-    the team lead and the enterprise of the largest joint visit on the first day; that
-    enterprise's QR poster is written next to the other outputs."""
+    """The inspector's and the enterprise's accounts for trying the pages (opened by the
+    demo's administrator): the team lead and the enterprise of the largest joint visit on
+    the first day; that enterprise's QR poster is written next to the other outputs."""
     from checkonce.auth.service import create_user
     from checkonce.registry.models import Department, Inspector
-    from checkonce.visits.codes import enterprise_token, enterprise_url
+    from checkonce.visits.codes import current_key, enterprise_token, enterprise_url
     from checkonce.visits.models import Visit
     from checkonce.visits.posters import PosterContent, render_poster
 
@@ -344,18 +414,23 @@ def demo_accounts(
     inspector = session.get(Inspector, visit.team[0].inspector_id)
     firm = visit.enterprise
     dept = session.get(Department, inspector.department_id)
+    assert run.actors is not None
+    run.accounts.append((f"bureau-{dept.code.lower()}", "bureau"))
     accounts = [
-        ("admin", "admin", {}),
-        ("coordinator", "coordinator", {}),
-        (f"bureau-{dept.code.lower()}", "bureau", {"department": dept.code}),
         (f"inspector-{inspector.code.lower()}", "inspector", {"inspector": inspector.code}),
         (f"firm-{firm.credit_code[-6:].lower()}", "enterprise", {"credit_code": firm.credit_code}),
     ]
     for username, role, binding in accounts:
         create_user(
-            db_session=session, username=username, password=DEMO_PASSWORD, role=role, **binding
+            db_session=session,
+            actor=run.actors.admin,
+            username=username,
+            password=DEMO_PASSWORD,
+            role=role,
+            **binding,
         )
         run.accounts.append((username, role))
+    current_key(db_session=session, actor=run.actors.admin)  # the admin opens the first key
     token = enterprise_token(
         db_session=session, secret_key=secret_key, credit_code=firm.credit_code
     )
@@ -426,6 +501,7 @@ def run_demo(
             f"国务院通知发布后请更新 calendar/{year}.toml"
         )
     juris = Jurisdiction(data_dir)
+    create_accounts(session, run)
     specs = file_plans(session, juris, policy, calendar, run)
     session.flush()
     run_draws(session, specs, policy, out, run)

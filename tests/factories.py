@@ -9,6 +9,7 @@ import itertools
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from checkonce.audit.actor import Actor, Channel
 from checkonce.plans.models import InspectionTask, Plan, PlanTask
 from checkonce.registry.creditcode import make_credit_code
 from checkonce.registry.models import CheckItem, Department, Enterprise, Inspector
@@ -16,6 +17,53 @@ from checkonce.registry.models import CheckItem, Department, Enterprise, Inspect
 _serial = itertools.count(1)
 # A point inside 雁塔区 (610113), near the Big Wild Goose Pagoda.
 YANTA = ("610113", 34.2197, 108.9640)
+
+
+# --- actors: who performs a service call in a test (no account row needed) -------------------
+
+SETUP = Actor.system("tests", channel=Channel.SYSTEM)
+
+
+def actor(
+    role: str = "coordinator",
+    name: str | None = None,
+    *,
+    department_id: int | None = None,
+    inspector_id: int | None = None,
+    enterprise_id: int | None = None,
+    channel: Channel = Channel.API,
+) -> Actor:
+    return Actor(
+        user_id=None,
+        username=name or f"测试{role}",
+        role=role,
+        channel=channel,
+        department_id=department_id,
+        inspector_id=inspector_id,
+        enterprise_id=enterprise_id,
+    )
+
+
+def coordinator(name: str = "协调员") -> Actor:
+    return actor("coordinator", name)
+
+
+def admin(name: str = "管理员") -> Actor:
+    return actor("admin", name)
+
+
+def bureau(session: Session, dept: str = "SAMR", name: str | None = None) -> Actor:
+    return actor("bureau", name or f"{dept}计划科", department_id=department(session, dept).id)
+
+
+def as_inspector(person: Inspector) -> Actor:
+    return actor(
+        "inspector", person.code, inspector_id=person.id, department_id=person.department_id
+    )
+
+
+def as_enterprise(firm: Enterprise) -> Actor:
+    return actor("enterprise", firm.credit_code, enterprise_id=firm.id)
 
 
 def credit_code(n: int | None = None, division: str = "610113") -> str:
@@ -98,7 +146,7 @@ def plan(
     *,
     dept: str = "SAMR",
     period: str = "2027Q1",
-    actor: str = "department:测试员",
+    actor: Actor | None = None,
     state: str = "draft",
     **policy_overrides,
 ):
@@ -108,6 +156,7 @@ def plan(
 
     pol = policy_overrides.pop("policy", None) or policy()
     cal = calendar()
+    actor = actor or bureau(session, dept, "测试员")
     row = service.create_plan(
         db_session=session,
         data={"department": dept, "period": period, "tasks": tasks},
@@ -125,12 +174,12 @@ def plan(
             service.approve_plan(
                 db_session=session,
                 plan_id=row.id,
-                actor="coordinator:审核员",
+                actor=coordinator("审核员"),
                 policy=pol,
                 calendar=cal,
             )
         else:
-            service.publish_plan(db_session=session, plan_id=row.id, actor="coordinator:审核员")
+            service.publish_plan(db_session=session, plan_id=row.id, actor=coordinator("审核员"))
     return row
 
 
@@ -231,3 +280,38 @@ def inspection_task(session: Session, firm: Enterprise, item_code: str, day: dt.
     session.add(task)
     session.flush()
     return task
+
+
+# --- the audit trail ---------------------------------------------------------------------------
+
+
+def audit_seq(session: Session) -> int:
+    """The trail's head: pass it to `audit_since` to see what an action added."""
+    from sqlalchemy import func
+
+    from checkonce.audit.models import AuditRecord
+
+    return session.scalar(select(func.max(AuditRecord.seq))) or 0
+
+
+def audit_since(session: Session, seq: int, action: str | None = None) -> list[dict]:
+    """The audit records after `seq` (optionally of one action) as their hashed bodies, with
+    the query columns the body mirrors checked on the way."""
+    import json
+
+    from checkonce.audit.models import AuditRecord
+
+    session.flush()
+    stmt = select(AuditRecord).where(AuditRecord.seq > seq).order_by(AuditRecord.seq)
+    if action is not None:
+        stmt = stmt.where(AuditRecord.action == str(action))
+    out = []
+    for rec in session.scalars(stmt):
+        body = json.loads(rec.body)
+        assert (rec.action, rec.actor_role, rec.channel) == (
+            body["action"],
+            body["actor"]["role"],
+            body["channel"],
+        )
+        out.append(body)
+    return out

@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 
 
-def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+def run(
+    tmp_path: Path, *args: str, user: str | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    from tests.cli_accounts import cli_env
+
     env = {
-        **os.environ,
-        "CHECKONCE_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        **{k: v for k, v in os.environ.items() if k != "CHECKONCE_TOKEN"},
+        **cli_env(tmp_path, f"sqlite:///{tmp_path / 'cli.db'}", user),
         "COLUMNS": "200",
     }
     return subprocess.run(
@@ -24,6 +28,7 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=600,
+        input=stdin,
     )
 
 
@@ -70,11 +75,37 @@ def test_bad_upload_names_row_and_field_and_changes_nothing(tmp_path):
         "91610113MA6U1234XX,某公司,某路1号,610113,34.21,108.95,restaurant,B\n",
         encoding="utf-8",
     )
-    result = run(tmp_path, "import", "enterprises", str(bad))
+    # The first administrator needs no login (there is nobody to log in as yet) …
+    first = run(
+        tmp_path,
+        "users",
+        "create",
+        "--username",
+        "root-admin",
+        "--role",
+        "admin",
+        "--password-stdin",
+        stdin="correct horse battery\n",
+    )
+    assert first.returncode == 0, first.stderr
+    # … but every later account needs an administrator's.
+    second = run(
+        tmp_path,
+        "users",
+        "create",
+        "--username",
+        "other",
+        "--role",
+        "coordinator",
+        "--password-stdin",
+        stdin="correct horse battery\n",
+    )
+    assert second.returncode == 1 and "checkonce login" in second.stderr
+    result = run(tmp_path, "import", "enterprises", str(bad), user="root-admin")
     assert result.returncode == 1 and "load-reference" in result.stderr
     loaded = run(tmp_path, "registry", "load-reference")
     assert loaded.returncode == 0 and "department 13" in loaded.stdout
-    result = run(tmp_path, "import", "enterprises", str(bad))
+    result = run(tmp_path, "import", "enterprises", str(bad), user="root-admin")
     assert result.returncode == 1
     assert "第 2 行" in result.stderr and "统一社会信用代码" in result.stderr
     assert "Traceback" not in result.stderr

@@ -19,6 +19,7 @@ from checkonce.plans.intake import PLAN_COLUMNS
 from checkonce.plans.models import Plan
 from checkonce.registry.models import Enterprise
 from checkonce.tabular import Column, UploadLimits, read_table
+from tests import factories as f
 
 COLUMNS = [Column("a", "甲"), Column("b", "乙", required=False)]
 # The attack: a sheet declaring the whole grid, with one empty cell in its last corner, so
@@ -173,7 +174,12 @@ def bureau_headers(db_session):
     from tests.api.conftest import PASSWORD, SECRET
 
     user = create_user(
-        db_session=db_session, username="samr9", password=PASSWORD, role="bureau", department="SAMR"
+        db_session=db_session,
+        actor=f.SETUP,
+        username="samr9",
+        password=PASSWORD,
+        role="bureau",
+        department="SAMR",
     )
     return {"Authorization": f"Bearer {issue_token(user, secret=SECRET)}"}
 
@@ -236,7 +242,12 @@ def test_page_upload_over_the_cap_is_refused_on_the_page(small_client, db_sessio
     from tests.api.pages.conftest import csrf_of
 
     user = create_user(
-        db_session=db_session, username="samr8", password=PASSWORD, role="bureau", department="SAMR"
+        db_session=db_session,
+        actor=f.SETUP,
+        username="samr8",
+        password=PASSWORD,
+        role="bureau",
+        department="SAMR",
     )
     small_client.cookies.set(SESSION_COOKIE, issue_token(user, secret=SECRET))
     response = small_client.post(
@@ -264,13 +275,15 @@ def test_cli_imports_obey_the_configured_cap(db_session, tmp_path, monkeypatch):
                 path=big,
                 department="SAMR",
                 period="2027Q1",
-                actor="department:samr",
+                actor=f.bureau(db_session),
             )
         firms = Path(tmp_path / "firms.csv")
         firms.write_bytes(b"x" * 4096)
         before = db_session.scalar(select(func.count()).select_from(Enterprise))
         with pytest.raises(CheckOnceError, match="超过上限 2 KB"):
-            import_enterprises(db_session=db_session, path=firms, data_dir=packaged_data_dir())
+            import_enterprises(
+                db_session=db_session, path=firms, data_dir=packaged_data_dir(), actor=f.admin()
+            )
         assert db_session.scalar(select(func.count()).select_from(Enterprise)) == before
     finally:
         get_settings.cache_clear()

@@ -65,6 +65,7 @@ class AuditAction(StrEnum):
     REPORT_CREATE = "enterprise.report_create"
     REPORT_UPDATE = "enterprise.report_update"
     RATING_CREATE = "enterprise.rating_create"
+    RATING_UPDATE = "enterprise.rating_update"
     # jobs and the trail itself
     JOB_RUN = "job.run"
     AUDIT_CHECKPOINT = "audit.checkpoint"
@@ -127,6 +128,7 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.REPORT_CREATE: "企业反映问题",
     AuditAction.REPORT_UPDATE: "处理企业反映",
     AuditAction.RATING_CREATE: "企业评价检查",
+    AuditAction.RATING_UPDATE: "企业修改评价",
     AuditAction.JOB_RUN: "定时任务运行",
     AuditAction.AUDIT_CHECKPOINT: "公布审计链检查点",
     AuditAction.AUDIT_EXPORT: "导出审计记录",

@@ -4,6 +4,7 @@ enterprise users are bound to the department, inspector or enterprise they act f
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import (
     Boolean,
@@ -19,13 +20,29 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from checkonce.db import Base, utcnow
 
-ROLES = ("admin", "coordinator", "bureau", "inspector", "enterprise")
-ROLE_NAMES = {
-    "admin": "系统管理员",
-    "coordinator": "协调监督人员",
-    "bureau": "执法部门",
-    "inspector": "执法人员",
-    "enterprise": "企业",
+
+class Role(StrEnum):
+    """The roles of CheckOnce accounts: the one role vocabulary of the whole system (what
+    each may do and see is decided in checkonce.auth.access)."""
+
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    BUREAU = "bureau"
+    INSPECTOR = "inspector"
+    ENTERPRISE = "enterprise"
+
+    @property
+    def label(self) -> str:
+        return ROLE_NAMES[self]
+
+
+ROLES: tuple[Role, ...] = tuple(Role)
+ROLE_NAMES: dict[str, str] = {
+    Role.ADMIN: "系统管理员",
+    Role.COORDINATOR: "协调监督人员",
+    Role.BUREAU: "执法部门",
+    Role.INSPECTOR: "执法人员",
+    Role.ENTERPRISE: "企业",
 }
 
 

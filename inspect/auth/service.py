@@ -19,12 +19,17 @@ from sqlalchemy.orm import Session
 
 from checkonce.audit.actions import AuditAction
 from checkonce.audit.actor import Actor, Channel
-from checkonce.auth.models import ROLES, LoginAttempt, User
+from checkonce.audit.service import changed, record, snapshot
+from checkonce.auth.models import ROLES, LoginAttempt, Role, User
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict, NotFound
 from checkonce.registry.models import Department, Enterprise, Inspector
 
 ACCESS_TOKEN_MINUTES = 30
+# A command-line login lasts a working day; its tokens carry their own audience, so the web
+# and the API refuse them and the CLI refuses theirs.
+CLI_TOKEN_MINUTES = 8 * 60
+CLI_AUDIENCE = "checkonce-cli"
 ISSUER = "checkonce"
 ALGORITHM = "HS256"
 # Login back-off over a sliding window. Past the free failures, each further failure
@@ -77,7 +82,7 @@ class Principal:
 
     user_id: int
     username: str
-    role: str
+    role: Role
     department_id: int | None = None
     inspector_id: int | None = None
     enterprise_id: int | None = None
@@ -88,11 +93,22 @@ class Principal:
     auth_time: int | None = None
     session_id: str | None = None
 
-    @property
-    def actor(self) -> str:
-        """The actor string recorded in audit trails (plans, draws)."""
-        role = {"bureau": "department"}.get(self.role, self.role)
-        return f"{role}:{self.username}"
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        """The principal of a user account as stored (a CLI login re-reads it)."""
+        return cls(
+            user_id=user.id,
+            username=user.username,
+            role=Role(user.role),
+            department_id=user.department_id,
+            inspector_id=user.inspector_id,
+            enterprise_id=user.enterprise_id,
+            token_version=user.token_version or 0,
+        )
+
+
+USER_FIELDS = ["username", "display_name", "role", "department_id", "inspector_id"]
+USER_FIELDS += ["enterprise_id", "active"]
 
 
 def check_password_strength(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
@@ -117,28 +133,17 @@ def hash_password(password: str, *, user_inputs: tuple[str, ...] = ()) -> str:
     return _hasher.hash(password)
 
 
-def create_user(
-    *,
+def _bind(
     db_session: Session,
-    username: str,
-    password: str,
+    user: User,
     role: str,
-    display_name: str = "",
-    department: str | None = None,
-    inspector: str | None = None,
-    credit_code: str | None = None,
-) -> User:
-    """Create a user bound to its department / inspector / enterprise as its role requires."""
-    if role not in ROLES:
-        raise CheckOnceError(f"未知角色 {role}：应为 {'、'.join(ROLES)}")
-    if db_session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"用户名 {username} 已存在")
-    user = User(
-        username=username,
-        display_name=display_name or username,
-        role=role,
-        password_hash=hash_password(password, user_inputs=(username, display_name)),
-    )
+    department: str | None,
+    inspector: str | None,
+    credit_code: str | None,
+) -> None:
+    """Bind the account to the department / inspector / enterprise its role acts for (and to
+    nothing else)."""
+    user.department_id = user.inspector_id = user.enterprise_id = None
     if role == "bureau":
         if not department:
             raise CheckOnceError("执法部门账号须指定部门（--department）")
@@ -165,13 +170,104 @@ def create_user(
         )
         if user.enterprise_id is None:
             raise NotFound(f"企业 {credit_code} 不在登记库中")
+
+
+def create_user(
+    *,
+    db_session: Session,
+    actor: Actor,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    department: str | None = None,
+    inspector: str | None = None,
+    credit_code: str | None = None,
+) -> User:
+    """Create a user bound to its department / inspector / enterprise as its role requires
+    (by an administrator, or by CheckOnce itself for the first one and the demo)."""
+    from checkonce.auth import access
+
+    access.require(actor, AuditAction.USER_CREATE)
+    if role not in ROLES:
+        raise CheckOnceError(f"未知角色 {role}：应为 {'、'.join(ROLES)}")
+    if db_session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"用户名 {username} 已存在")
+    user = User(
+        username=username,
+        display_name=display_name or username,
+        role=role,
+        password_hash=hash_password(password, user_inputs=(username, display_name)),
+    )
+    _bind(db_session, user, role, department, inspector, credit_code)
     db_session.add(user)
     db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.USER_CREATE,
+        object_type="user",
+        object_id=user.id,
+        enterprise_id=user.enterprise_id,
+        after=snapshot(user, USER_FIELDS),  # never the password hash
+    )
+    return user
+
+
+def update_user(
+    *,
+    db_session: Session,
+    actor: Actor,
+    username: str,
+    active: bool | None = None,
+    role: str | None = None,
+    display_name: str | None = None,
+    department: str | None = None,
+    inspector: str | None = None,
+    credit_code: str | None = None,
+) -> User:
+    """An administrator changes an account: (de)activates it, or gives it another role with
+    the binding that role needs. Recorded with what changed, before and after; an
+    administrator cannot deactivate or demote their own account (someone must remain)."""
+    from checkonce.auth import access
+
+    access.require(actor, AuditAction.USER_UPDATE)
+    user = db_session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"账号 {username} 不存在")
+    if user.id == actor.user_id and (active is False or (role and role != user.role)):
+        raise CheckOnceError("不能停用或降级自己的管理员账号，请由另一名管理员操作")
+    before = snapshot(user, USER_FIELDS)
+    if role is not None:
+        if role not in ROLES:
+            raise CheckOnceError(f"未知角色 {role}：应为 {'、'.join(ROLES)}")
+        with db_session.no_autoflush:  # role and binding change together (check constraints)
+            user.role = role
+            _bind(db_session, user, role, department, inspector, credit_code)
+    if active is not None:
+        user.active = active
+    if display_name is not None:
+        if not display_name.strip():
+            raise CheckOnceError("显示名称不能为空")
+        user.display_name = display_name.strip()[:80]
+    db_session.flush()
+    old, new = changed(before, snapshot(user, USER_FIELDS))
+    if new:
+        record(
+            db_session,
+            actor=actor,
+            action=AuditAction.USER_UPDATE,
+            object_type="user",
+            object_id=user.id,
+            enterprise_id=user.enterprise_id,
+            before=old,
+            after=new,
+        )
     return user
 
 
 def change_password(
-    *, db_session: Session, user_id: int, current: str, new: str, repeated: str
+    *, db_session: Session, user_id: int, current: str, new: str, repeated: str, actor: Actor
 ) -> User:
     """Change a user's own password: the current one must be right, the new one long enough,
     typed twice alike and different from the current one."""
@@ -188,6 +284,14 @@ def change_password(
         raise CheckOnceError("新密码不能与当前密码相同", code="password_unchanged")
     user.password_hash = hash_password(new, user_inputs=(user.username, user.display_name))
     db_session.flush()  # raises token_version: every other session and token ends
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.PASSWORD_CHANGE,
+        object_type="user",
+        object_id=user.id,
+        detail={"self": actor.user_id == user.id},
+    )
     return user
 
 
@@ -384,6 +488,7 @@ def issue_token(
     secret: str,
     now: dt.datetime | None = None,
     minutes: float = ACCESS_TOKEN_MINUTES,
+    audience: str | None = None,
     auth_time: int | None = None,
     not_after: int | None = None,
     session_id: str | None = None,
@@ -394,7 +499,7 @@ def issue_token(
     expires = int((now + dt.timedelta(minutes=minutes)).timestamp())
     if not_after is not None:
         expires = min(expires, not_after)
-    claims = {
+    claims: dict = {
         "iss": ISSUER,
         "sub": str(user.id),
         "name": user.username,
@@ -410,18 +515,22 @@ def issue_token(
         claims["auth"] = auth_time
     if session_id is not None:
         claims["sid"] = session_id
+    if audience is not None:
+        claims["aud"] = audience
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def read_token(token: str, *, secret: str) -> Principal:
-    """The principal of a valid token; any problem is the same 401."""
+def read_token(token: str, *, secret: str, audience: str | None = None) -> Principal:
+    """The principal of a valid token; any problem is the same 401. A token issued for an
+    audience (the CLI's) is valid only where that audience is asked for, and vice versa."""
     try:
         claims = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
             issuer=ISSUER,
-            options={"require": ["exp", "sub", "role"]},
+            audience=audience,
+            options={"require": ["exp", "sub", "role"] + (["aud"] if audience else [])},
         )
     except jwt.ExpiredSignatureError:
         raise AuthError("登录已过期，请重新登录", code="token_expired") from None
@@ -432,7 +541,7 @@ def read_token(token: str, *, secret: str) -> Principal:
     return Principal(
         user_id=int(claims["sub"]),
         username=claims.get("name", ""),
-        role=claims["role"],
+        role=Role(claims["role"]),
         department_id=claims.get("dep"),
         inspector_id=claims.get("ins"),
         enterprise_id=claims.get("ent"),

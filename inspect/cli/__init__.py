@@ -14,6 +14,7 @@ from rich.console import Console
 from checkonce.errors import CheckOnceError
 
 COMMAND_MODULES = [
+    "account",
     "db",
     "demo",
     "registry",

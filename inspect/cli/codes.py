@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from checkonce.cli.plans import ACTOR_HELP, open_session
+from checkonce.cli.account import UserOption, acting_session
+from checkonce.cli.plans import open_session
 
 BASE_URL_HELP = "二维码指向的网站地址（企业与执法人员的手机能访问的地址）"
 
@@ -60,14 +61,17 @@ def register(app: typer.Typer) -> None:
         console.print(f"已写入 {out}（{firm.name}，二维码：{content.url}）", highlight=False)
 
     @codes_app.command("keys")
-    def keys() -> None:
-        """列出签名密钥（不显示密钥本身）。"""
+    def keys(user: UserOption = None) -> None:
+        """列出签名密钥（不显示密钥本身；系统管理员）。"""
         from rich.table import Table
 
+        from checkonce.auth import access
+        from checkonce.auth.models import Role
         from checkonce.cli import console
         from checkonce.visits import codes
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
+            access.require_role(actor, frozenset({Role.ADMIN}), "查看签名密钥")
             rows = codes.list_keys(db_session=session)
             live = [k.id for k in rows if k.revoked_at is None]
             table = Table("密钥编号", "创建时间", "创建人", "状态", "作废原因")
@@ -86,12 +90,12 @@ def register(app: typer.Typer) -> None:
         console.print(table if rows else "尚无签名密钥（首次打印海报时自动创建）")
 
     @codes_app.command("rotate")
-    def rotate(actor: str = typer.Option(..., "--actor", help=ACTOR_HELP)) -> None:
+    def rotate(user: UserOption = None) -> None:
         """新建签名密钥：此后打印的海报与检查码用新密钥签名，旧码在作废旧密钥前仍有效。"""
         from checkonce.cli import console
         from checkonce.visits import codes
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             key = codes.create_key(db_session=session, actor=actor)
             console.print(f"已新建签名密钥 {key.kid}；请为企业重新打印海报后再作废旧密钥")
 
@@ -99,13 +103,13 @@ def register(app: typer.Typer) -> None:
     def revoke(
         kid: str = typer.Argument(..., help="密钥编号"),
         reason: str = typer.Option(..., "--reason", help="作废原因"),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
+        user: UserOption = None,
     ) -> None:
         """作废签名密钥：它签发的企业码与检查码失效（运行中的服务最迟 30 秒内生效）。"""
         from checkonce.cli import console
         from checkonce.visits import codes
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             key = codes.revoke_key(db_session=session, kid=kid, actor=actor, reason=reason)
             console.print(
                 f"已作废签名密钥 {key.kid}；它签发的企业码与检查码不再被接受"

@@ -155,6 +155,7 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
     console.print(f"  checkonce verify {run.files['instance']} {run.files['schedule']}")
     if first_draw:
         console.print(f"  checkonce draw verify --file {first_draw}")
+    console.print("  checkonce login   （账号 coordinator，密码见下）")
     console.print("  checkonce plans list")
     console.print("  checkonce schedule list")
     if "coverage_map" in run.files:
@@ -164,7 +165,7 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
         )
     if "route_map" in run.files:
         console.print(f"  执法路线：{run.files['route_map']}")
-    if run.accounts:
+    if run.accounts and "poster" in run.files:
         from checkonce.demo import DEMO_PASSWORD
 
         console.print(
@@ -185,7 +186,9 @@ def run_full_demo(*, seed: int, time_limit: float, workers: int) -> None:
         for name, role in run.accounts:
             console.print(f"  {base}{pages[role]}  账号 {name}（{role}）", highlight=False)
         console.print(
-            f"  演示账号密码均为 {DEMO_PASSWORD}；公开信息：{base}/public", highlight=False
+            f"  演示账号密码均为 {DEMO_PASSWORD}；各部门账号为 bureau-部门代码（小写）；"
+            f"公开信息：{base}/public",
+            highlight=False,
         )
         console.print(f"  企业码页面（扫码入企）：{run.links['enterprise_page']}", highlight=False)
         console.print(f"  接口文档：{base}/docs", highlight=False)

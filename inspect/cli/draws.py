@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from checkonce.cli.plans import ACTOR_HELP, open_session
+from checkonce.cli.account import UserOption, acting_session
+from checkonce.cli.plans import open_session
 
 
 def _write_json(data: dict, out: Path | None) -> None:
@@ -31,17 +32,17 @@ def register(app: typer.Typer) -> None:
         task: list[int] = typer.Option(
             ..., "--task", "-t", help="双随机抽查任务编号；多个部门的任务一起即联合抽取"
         ),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
         title: str = typer.Option("", "--title", help="抽取名称"),
         include_drawn: bool = typer.Option(
             False, "--include-drawn", help="不排除本年已被抽中检查同一事项的企业"
         ),
         out: Path = typer.Option(None, "--out", help="把承诺写入此 JSON 文件"),
+        user: UserOption = None,
     ) -> None:
         """发起抽取：生成种子并公布承诺（种子哈希、总体哈希、分层与数量）。"""
         from checkonce.sampling.service import commit_draw, publish_commitment
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             draw = commit_draw(
                 db_session=session,
                 plan_task_ids=task,
@@ -56,13 +57,13 @@ def register(app: typer.Typer) -> None:
     def redraw_(
         draw_id: int = typer.Argument(..., help="被取代的抽取编号"),
         reason: str = typer.Option(..., "--reason", help="重新抽取的理由（记录在案）"),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
         out: Path = typer.Option(None, "--out", help="把新承诺写入此 JSON 文件"),
+        user: UserOption = None,
     ) -> None:
         """重新抽取：新建一次抽取取代原抽取，原记录保留。"""
         from checkonce.sampling.service import publish_commitment, redraw
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             draw = redraw(db_session=session, draw_id=draw_id, reason=reason, actor=actor)
             data = publish_commitment(draw)
         _write_json(data, out)
@@ -70,13 +71,13 @@ def register(app: typer.Typer) -> None:
     @draw_app.command("run")
     def run(
         draw_id: int = typer.Argument(..., help="抽取编号"),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
+        user: UserOption = None,
     ) -> None:
         """执行抽取，生成检查任务（种子暂不公开）。"""
         from checkonce.cli import console
         from checkonce.sampling.service import run_draw
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             draw = run_draw(db_session=session, draw_id=draw_id, actor=actor)
             picked = sum(1 for m in draw.members if m.selected)
             parts = "，".join(f"{s['name']} 类 {s['n']}/{s['size']}" for s in draw.strata)
@@ -88,13 +89,13 @@ def register(app: typer.Typer) -> None:
     @draw_app.command("reveal")
     def reveal(
         draw_id: int = typer.Argument(..., help="抽取编号"),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
+        user: UserOption = None,
     ) -> None:
         """公开种子。"""
         from checkonce.cli import console
         from checkonce.sampling.service import reveal_draw
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             draw = reveal_draw(db_session=session, draw_id=draw_id, actor=actor)
             console.print(f"抽取 {draw.id} 的种子已公开：{draw.seed}")
 
@@ -102,12 +103,12 @@ def register(app: typer.Typer) -> None:
     def publish(
         draw_id: int = typer.Argument(..., help="抽取编号"),
         out: Path = typer.Option(None, "--out", help="写入此 JSON 文件（默认打印）"),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
+        user: UserOption = None,
     ) -> None:
         """公示：抽取前输出承诺，公开种子后输出完整结果（checkonce.draw/1）。"""
         from checkonce.sampling.service import publish_draw
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             data = publish_draw(db_session=session, draw_id=draw_id, actor=actor)
         _write_json(data, out)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import typer
 
-from checkonce.cli.plans import ACTOR_HELP, open_session
+from checkonce.cli.account import UserOption, acting_session
+from checkonce.cli.plans import open_session
 
 
 def _day(text: str | None, what: str) -> dt.date | None:
@@ -49,7 +50,7 @@ def register(app: typer.Typer) -> None:
             None, "--period", help="批量公开该期间全部待公开结果，如 2027Q1"
         ),
         department: str = typer.Option(None, "--department", help="只公开该部门的结果（部门代码）"),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
+        user: UserOption = None,
     ) -> None:
         """公开检查结果：指定编号，或某期间（某部门）全部待公开的结果。全部成功或全部不变。"""
         from checkonce.cli import console
@@ -60,7 +61,7 @@ def register(app: typer.Typer) -> None:
             raise CheckOnceError("请给出检查结果编号，或用 --period 指定批量公开的期间")
         if ids and (period or department):
             raise CheckOnceError("编号与 --period/--department 只能二选一")
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             if not ids:
                 ids = [
                     r.id for r in service.unpublished(session, period=period, department=department)
@@ -93,16 +94,19 @@ def register(app: typer.Typer) -> None:
         today: str = typer.Option(
             None, "--today", help="基准日期 YYYY-MM-DD（默认为辖区当地今天）"
         ),
+        user: UserOption = None,
     ) -> None:
         """按部门列出超过公开期限（检查后 20 个工作日）仍未公开或未录入的结果。"""
         from rich.table import Table
 
+        from checkonce.auth import access
         from checkonce.cli import console
         from checkonce.findings import service
 
         policy, calendar = _jurisdiction()
         day = _today(today)
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
+            access.require_role(actor, access.OVERSEERS, "查看逾期未公开的结果")
             rows = service.overdue_results(session, day, calendar=calendar, policy=policy)
         if not rows:
             console.print(f"截至 {day} 没有逾期未公开的检查结果", highlight=False)
@@ -176,14 +180,17 @@ def register(app: typer.Typer) -> None:
         state: str = typer.Option(
             None, "--state", help="只列出该状态：due 应退 / confirmed 已确认 / refunded 已退还"
         ),
+        user: UserOption = None,
     ) -> None:
-        """列出退费记录，并按收费单位和区县汇总金额。"""
+        """列出退费记录，并按收费单位和区县汇总金额（协调监督人员、系统管理员）。"""
         from rich.table import Table
 
+        from checkonce.auth import access
         from checkonce.cli import console
         from checkonce.findings.fees import service
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
+            access.require_role(actor, access.OVERSEERS, "查看退费记录")
             rows = service.list_refunds(session, state=state)
             table = Table(
                 "编号",

@@ -10,6 +10,8 @@ import zoneinfo
 
 import typer
 
+from checkonce.cli.account import UserOption
+
 
 def register(app: typer.Typer) -> None:
     jobs_app = typer.Typer(help="后台任务：查看与手动运行。", no_args_is_help=True)
@@ -61,9 +63,12 @@ def register(app: typer.Typer) -> None:
         now: str | None = typer.Option(
             None, help="按此时间运行（ISO 格式，如 2027-03-03T19:00；无时区按辖区时区）"
         ),
+        user: UserOption = None,
     ) -> None:
-        """立即运行一个后台任务（与定时运行相同：加锁、记录运行结果）。"""
+        """立即运行一个后台任务（与定时运行相同：加锁、记录运行结果；系统管理员或协调监督人员）。"""
+        from checkonce.auth import access
         from checkonce.cli import console, err_console
+        from checkonce.cli.account import acting_session
         from checkonce.config import get_settings
         from checkonce.db import make_engine
         from checkonce.errors import CheckOnceError
@@ -81,9 +86,18 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         get_job(name)
         upgrade(settings.database_url)
+        with acting_session(user) as (_session, actor):
+            access.require_role(actor, access.OVERSEERS, "手动运行后台任务")
         engine = make_engine(settings.database_url)
         try:
-            result = run_job(name, engine=engine, settings=settings, now=moment, trigger="manual")
+            result = run_job(
+                name,
+                engine=engine,
+                settings=settings,
+                now=moment,
+                trigger="manual",
+                requested_by=actor,
+            )
         finally:
             engine.dispose()
         names = {"ok": "成功", "failed": "失败", "skipped": "跳过"}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from checkonce.cli.plans import open_session
+from checkonce.cli.account import UserOption, acting_session
 
 OUT_HELP = "输出 HTML 文件（离线可打开：地图库已内嵌）"
 PERIOD_HELP = "期间：年度 2027 或季度 2027Q1（默认最新发布的排程）"
@@ -36,6 +36,16 @@ def _write(fmap, out: Path, tiles: str | None, summary: str) -> None:
     console.print(f"已写入 {out}（{len(page) / 1024:,.0f} KB）：{summary}", highlight=False)
 
 
+def _viewer(actor, roles: tuple[str, ...], what: str):
+    """The map's viewer: the logged-in account, held to what its role may see (as on the
+    web: a bureau its own department, an inspector their own day)."""
+    from checkonce.auth import access
+    from checkonce.maps.scope import Viewer
+
+    access.require_role(actor, frozenset(roles), what)
+    return Viewer(actor.role, actor.department_id, actor.inspector_id)
+
+
 def _jurisdiction():
     from checkonce.config import get_settings
     from checkonce.registry.jurisdiction import Jurisdiction
@@ -58,6 +68,7 @@ def register(app: typer.Typer) -> None:
         tiles: str | None = typer.Option(
             None, "--tiles", envvar="CHECKONCE_MAP_TILES", help=TILES_HELP
         ),
+        user: UserOption = None,
     ) -> None:
         """检查覆盖地图：各区县企业被检查比例，检查点按部门分层。"""
         from checkonce.errors import CheckOnceError
@@ -65,14 +76,17 @@ def register(app: typer.Typer) -> None:
         from checkonce.maps.scope import department_id
 
         juris = _jurisdiction()
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
+            viewer = _viewer(actor, ("admin", "coordinator", "bureau"), "查看检查覆盖地图")
             try:
                 filters = CoverageFilter(
                     period, risk.upper() if risk else None, department_id(session, department)
                 )
             except ValueError as exc:
                 raise CheckOnceError(str(exc)) from None
-            data = coverage_data(db_session=session, jurisdiction=juris, filters=filters)
+            data = coverage_data(
+                db_session=session, jurisdiction=juris, filters=filters, viewer=viewer
+            )
             layers = "；".join(
                 f"{data.departments[d].short_name} {n}" for d, n in data.per_department.items()
             )
@@ -94,6 +108,7 @@ def register(app: typer.Typer) -> None:
         tiles: str | None = typer.Option(
             None, "--tiles", envvar="CHECKONCE_MAP_TILES", help=TILES_HELP
         ),
+        user: UserOption = None,
     ) -> None:
         """涉企收费地图：收费发现按判定分层，各区县违规率与退费。"""
         from checkonce.findings.fees.models import FEE_VERDICT_NAMES, FEE_VERDICTS
@@ -101,9 +116,11 @@ def register(app: typer.Typer) -> None:
         from checkonce.maps.scope import Viewer, department_id
 
         juris = _jurisdiction()
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
+            viewer = _viewer(actor, ("admin", "coordinator", "bureau"), "查看涉企收费地图")
             own = department_id(session, department)
-            viewer = Viewer("bureau", own) if own is not None else Viewer()
+            if own is not None and viewer.sees_all:
+                viewer = Viewer("bureau", own)
             data = fee_data(db_session=session, jurisdiction=juris, period=period, viewer=viewer)
             counts = "；".join(f"{FEE_VERDICT_NAMES[v]} {data.count(v)}" for v in FEE_VERDICTS)
             _write(fee_map(data, juris), out, tiles, f"{counts}；退费 {len(data.refunds)}")
@@ -115,13 +132,15 @@ def register(app: typer.Typer) -> None:
         tiles: str | None = typer.Option(
             None, "--tiles", envvar="CHECKONCE_MAP_TILES", help=TILES_HELP
         ),
+        user: UserOption = None,
     ) -> None:
         """入企预警地图：计划外入企与重复入企预警。"""
         from checkonce.maps.alerts import LAYER_NAMES, alert_data, alert_map
 
         juris = _jurisdiction()
-        with open_session() as session:
-            data = alert_data(db_session=session, period=period)
+        with acting_session(user) as (session, actor):
+            viewer = _viewer(actor, ("admin", "coordinator"), "查看入企预警地图")
+            data = alert_data(db_session=session, period=period, viewer=viewer)
             counts = "；".join(f"{name} {data.count(kind)}" for kind, name in LAYER_NAMES.items())
             _write(alert_map(data, juris), out, tiles, counts)
 
@@ -134,13 +153,19 @@ def register(app: typer.Typer) -> None:
         tiles: str | None = typer.Option(
             None, "--tiles", envvar="CHECKONCE_MAP_TILES", help=TILES_HELP
         ),
+        user: UserOption = None,
     ) -> None:
         """执法路线地图：一名执法人员或一个执法组当日的编号站点与路程。"""
         from checkonce.maps.routes import RouteFilter, route_data, route_map
 
         juris = _jurisdiction()
-        with open_session() as session:
-            data = route_data(db_session=session, filters=RouteFilter(_day(day), inspector, visit))
+        with acting_session(user) as (session, actor):
+            viewer = _viewer(
+                actor, ("admin", "coordinator", "bureau", "inspector"), "查看执法路线地图"
+            )
+            data = route_data(
+                db_session=session, filters=RouteFilter(_day(day), inspector, visit), viewer=viewer
+            )
             summary = "；".join(
                 f"{m.name} {len(m.stops)} 站 约 {m.total_km:.1f} km" for m in data.members
             )

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from sqlalchemy.orm import Session
 
-ACTOR_HELP = "操作人，写成“角色:姓名”，如 coordinator:张三、department:李四"
+from checkonce.cli.account import UserOption
 
 
 @contextmanager
@@ -65,15 +65,15 @@ def register(app: typer.Typer) -> None:
         path: Path = typer.Argument(..., help="CSV 或 .xlsx 文件，每行一条任务"),
         department: str = typer.Option(..., "--department", "-d", help="部门代码，如 SAMR"),
         period: str = typer.Option(..., "--period", "-p", help="计划期间：2027 或 2027Q1"),
-        actor: str = typer.Option("", "--actor", help=ACTOR_HELP + "；默认 department:部门代码"),
         title: str = typer.Option("", "--title", help="计划名称"),
+        user: UserOption = None,
     ) -> None:
         """导入一份计划：CSV、Excel 或 JSON（全部正确才写入，错误逐行列出）。"""
         from checkonce.cli import console
+        from checkonce.cli.account import acting_session
         from checkonce.plans.service import create_plan, import_plan_file
 
-        actor = actor or f"department:{department}"
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             if path.suffix.lower() == ".json":
                 plan = create_plan(
                     db_session=session,
@@ -99,15 +99,19 @@ def register(app: typer.Typer) -> None:
         department: str = typer.Option(None, "--department", "-d", help="只看某部门"),
         year: int = typer.Option(None, "--year", help="只看某年度"),
         state: str = typer.Option(None, "--state", help="draft/submitted/approved/published"),
+        user: UserOption = None,
     ) -> None:
-        """列出计划。"""
+        """列出计划（执法部门账号只看到本部门的）。"""
         from rich.table import Table
 
+        from checkonce.auth import access
         from checkonce.cli import console
+        from checkonce.cli.account import acting_session
         from checkonce.plans.service import list_plans
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             plans = list_plans(db_session=session, department=department, year=year, state=state)
+            plans = [p for p in plans if access.plan_visible_to(p, actor)]
             table = Table("编号", "部门", "期间", "版本", "状态", "任务数", "名称")
             for plan in plans:
                 table.add_row(
@@ -122,17 +126,18 @@ def register(app: typer.Typer) -> None:
             console.print(table if plans else "没有计划")
 
     @plans_app.command("show")
-    def show(plan_id: int = typer.Argument(..., help="计划编号")) -> None:
+    def show(plan_id: int = typer.Argument(..., help="计划编号"), user: UserOption = None) -> None:
         """显示计划的任务和操作记录。"""
         from rich.table import Table
 
+        from checkonce.auth import access
         from checkonce.cli import console
+        from checkonce.cli.account import acting_session
         from checkonce.plans.models import PLAN_STATE_NAMES, TRIGGER_REASON_NAMES
         from checkonce.plans.scope import describe_scope
-        from checkonce.plans.service import get_plan
 
-        with open_session() as session:
-            plan = get_plan(db_session=session, plan_id=plan_id)
+        with acting_session(user) as (session, actor):
+            plan = access.visible_plan(session, plan_id, actor)
             console.print(
                 f"计划 {plan.id}：{plan.title}（{plan.department.name}，{plan.period}，"
                 f"第 {plan.version} 版，{plan.state_name}）"
@@ -178,15 +183,19 @@ def register(app: typer.Typer) -> None:
             console.print(events)
 
     @plans_app.command("validate")
-    def validate(plan_id: int = typer.Argument(..., help="计划编号")) -> None:
+    def validate(
+        plan_id: int = typer.Argument(..., help="计划编号"), user: UserOption = None
+    ) -> None:
         """按政策校验计划；有错误时退出码为 1。"""
+        from checkonce.auth import access
         from checkonce.cli import console
-        from checkonce.plans.service import get_plan
-        from checkonce.plans.validation import errors_only, validate_plan
+        from checkonce.cli.account import acting_session
+        from checkonce.plans.service import check_plan
+        from checkonce.plans.validation import errors_only
 
-        with open_session() as session:
-            plan = get_plan(db_session=session, plan_id=plan_id)
-            findings = validate_plan(plan, db_session=session)
+        with acting_session(user) as (session, actor):
+            access.visible_plan(session, plan_id, actor)
+            plan, findings = check_plan(db_session=session, plan_id=plan_id, actor=actor)
             for finding in findings:
                 mark = "[red]错误[/red]" if finding.is_error else "[yellow]提示[/yellow]"
                 console.print(f"{mark} [{finding.rule}] {finding.message}", highlight=False)
@@ -196,8 +205,9 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(1)
             console.print(f"计划 {plan.id} 校验通过，可以提交")
 
-    def _transition(action: str, plan_id: int, actor: str, note: str) -> None:
+    def _transition(action: str, plan_id: int, user: str | None, note: str) -> None:
         from checkonce.cli import console
+        from checkonce.cli.account import acting_session
         from checkonce.plans import service
 
         function = {
@@ -205,7 +215,7 @@ def register(app: typer.Typer) -> None:
             "approve": service.approve_plan,
             "publish": service.publish_plan,
         }[action]
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             plan = function(db_session=session, plan_id=plan_id, actor=actor, note=note)
             console.print(
                 f"计划 {plan.id} 现为“{plan.state_name}”（操作人 {plan.events[-1].actor}）"
@@ -214,41 +224,42 @@ def register(app: typer.Typer) -> None:
     @plans_app.command("submit")
     def submit(
         plan_id: int = typer.Argument(..., help="计划编号"),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
         note: str = typer.Option("", "--note", help="说明"),
+        user: UserOption = None,
     ) -> None:
         """提交计划（校验有错误时拒绝）。"""
-        _transition("submit", plan_id, actor, note)
+        _transition("submit", plan_id, user, note)
 
     @plans_app.command("approve")
     def approve(
         plan_id: int = typer.Argument(..., help="计划编号"),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
         note: str = typer.Option("", "--note", help="说明"),
+        user: UserOption = None,
     ) -> None:
         """审核通过计划（统筹协调部门）；重点、专项、触发任务随即生成检查任务。"""
-        _transition("approve", plan_id, actor, note)
+        _transition("approve", plan_id, user, note)
 
     @plans_app.command("publish")
     def publish(
         plan_id: int = typer.Argument(..., help="计划编号"),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
         note: str = typer.Option("", "--note", help="说明"),
+        user: UserOption = None,
     ) -> None:
         """公开计划（统筹协调部门）。"""
-        _transition("publish", plan_id, actor, note)
+        _transition("publish", plan_id, user, note)
 
     @plans_app.command("return")
     def return_(
         plan_id: int = typer.Argument(..., help="计划编号"),
-        actor: str = typer.Option(..., "--actor", help=ACTOR_HELP),
         note: str = typer.Option(..., "--note", help="退回理由"),
+        user: UserOption = None,
     ) -> None:
         """把已提交的计划退回草稿（统筹协调部门，须写明理由）。"""
         from checkonce.cli import console
+        from checkonce.cli.account import acting_session
         from checkonce.plans.service import return_to_draft
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             plan = return_to_draft(db_session=session, plan_id=plan_id, actor=actor, note=note)
             console.print(f"计划 {plan.id} 已退回草稿")
 

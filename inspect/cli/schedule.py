@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from checkonce.cli.plans import ACTOR_HELP, open_session
+from checkonce.cli.account import UserOption, acting_session
 
-DEFAULT_ACTOR = "coordinator:命令行"
 METRIC_LABELS = (
     ("tasks", "任务数"),
     ("scheduled", "已排任务"),
@@ -63,7 +62,7 @@ def register(app: typer.Typer) -> None:
         today: str = typer.Option(
             None, "--today", help="重排的基准日期 YYYY-MM-DD（默认为辖区当地今天）"
         ),
-        actor: str = typer.Option(DEFAULT_ACTOR, "--actor", help=ACTOR_HELP),
+        user: UserOption = None,
     ) -> None:
         """生成一个排程草稿版本：读取已批准任务与本年历史，求解、独立校验并保存。"""
         import datetime as dt
@@ -80,6 +79,7 @@ def register(app: typer.Typer) -> None:
             raise CheckOnceError(f"日期「{today}」无效：应为 YYYY-MM-DD") from None
 
         with (
+            acting_session(user) as (session, actor),
             Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -88,7 +88,6 @@ def register(app: typer.Typer) -> None:
                 console=console,
                 transient=False,
             ) as bar,
-            open_session() as session,
         ):
             task = bar.add_task("准备", total=1.0)
 
@@ -132,13 +131,13 @@ def register(app: typer.Typer) -> None:
     @schedule_app.command("publish")
     def publish(
         schedule_id: int = typer.Argument(..., help="排程版本编号"),
-        actor: str = typer.Option(DEFAULT_ACTOR, "--actor", help=ACTOR_HELP),
+        user: UserOption = None,
     ) -> None:
         """发布草稿版本；原在用版本在同一事务中被取代。"""
         from checkonce.cli import console
         from checkonce.visits.service import publish_schedule
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
             version = publish_schedule(db_session=session, schedule_id=schedule_id, actor=actor)
             text = f"排程 {version.period} 第 {version.version} 版（编号 {version.id}）已发布"
         console.print(text, highlight=False)
@@ -146,14 +145,17 @@ def register(app: typer.Typer) -> None:
     @schedule_app.command("list")
     def list_(
         period: str = typer.Option(None, "--period", "-p", help="只看某期间"),
+        user: UserOption = None,
     ) -> None:
-        """列出排程版本。"""
+        """列出排程版本（协调监督人员、系统管理员）。"""
         from rich.table import Table
 
+        from checkonce.auth import access
         from checkonce.cli import console
         from checkonce.visits.service import SCHEDULE_STATE_NAMES, list_schedules
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
+            access.require_role(actor, access.OVERSEERS, "查看排程版本")
             versions = list_schedules(db_session=session, period=period)
             table = Table(
                 "编号", "期间", "版本", "状态", "入企", "已排/任务", "违规", "基于", "生成人"
@@ -177,12 +179,14 @@ def register(app: typer.Typer) -> None:
     def show(
         schedule_id: int = typer.Argument(..., help="排程版本编号"),
         visits: int = typer.Option(20, "--visits", help="列出前几次检查（0 不列）"),
+        user: UserOption = None,
     ) -> None:
         """显示一个排程版本：指标、校验结果、未排任务原因和检查列表。"""
         from collections import Counter
 
         from rich.table import Table
 
+        from checkonce.auth import access
         from checkonce.cli import console
         from checkonce.visits.service import (
             SCHEDULE_STATE_NAMES,
@@ -190,7 +194,8 @@ def register(app: typer.Typer) -> None:
             get_schedule,
         )
 
-        with open_session() as session:
+        with acting_session(user) as (session, actor):
+            access.require_role(actor, access.OVERSEERS, "查看排程版本")
             version = get_schedule(db_session=session, schedule_id=schedule_id)
             console.print(
                 f"排程 {version.period} 第 {version.version} 版（编号 {version.id}），"

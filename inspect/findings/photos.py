@@ -21,6 +21,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.audit.service import record
+from checkonce.auth import access
 from checkonce.errors import CheckOnceError, Conflict
 from checkonce.findings.models import ResultPhoto, TaskResult
 
@@ -151,13 +155,14 @@ def add_photo(
     result: TaskResult,
     data: bytes,
     filename: str,
-    actor: str,
+    actor: Actor,
     folder: Path | None = None,
     max_bytes: int = MAX_PHOTO_BYTES,
     max_pixels: int = MAX_PHOTO_PIXELS,
 ) -> ResultPhoto:
     """Attach a photo to a result revision (the caller has checked who may). What is stored
     is the cleaned picture (`clean_photo`), named by its own hash."""
+    access.require(actor, AuditAction.PHOTO_UPLOAD)
     data, content_type = clean_photo(data, max_bytes=max_bytes, max_pixels=max_pixels)
     digest = hashlib.sha256(data).hexdigest()
     if db_session.scalar(
@@ -175,10 +180,19 @@ def add_photo(
         content_type=content_type,
         size_bytes=len(data),
         filename=(filename or "").strip()[:200],
-        uploaded_by=actor,
+        uploaded_by=actor.label,
     )
     result.photos.append(photo)
     db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.PHOTO_UPLOAD,
+        object_type="result_photo",
+        object_id=photo.id,
+        enterprise_id=result.visit.enterprise_id,
+        after={"result_id": result.id, "sha256": digest, "size_bytes": len(data)},
+    )
     return photo
 
 

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.audit.service import record
+from checkonce.auth import access
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict, NotFound
 from checkonce.findings.models import VisitRating
@@ -35,10 +39,16 @@ def rate_visit(
     enterprise_id: int,
     visit_id: int,
     score: int,
+    actor: Actor,
     comment: str = "",
     now: dt.datetime | None = None,
 ) -> VisitRating:
-    """Rate a completed visit of one's own enterprise, or edit the rating within the window."""
+    """Rate a completed visit of one's own enterprise, or edit the rating within the window.
+
+    The audit record names the enterprise's account as the actor (the trail is read by
+    coordinators and administrators only, never by the inspected bureau) and keeps the
+    score, not the comment's text."""
+    access.require(actor, AuditAction.RATING_CREATE, enterprise_id=enterprise_id)
     now = _as_utc(now or utcnow())
     visit = db_session.get(Visit, visit_id)
     if visit is None or visit.enterprise_id != enterprise_id:
@@ -62,8 +72,10 @@ def rate_visit(
             raise Conflict(
                 f"评价提交已超过 {RATING_EDIT_DAYS} 天，不能再修改", code="rating_locked"
             )
+        before = {"score": existing.score, "comment_chars": len(existing.comment or "")}
         existing.score, existing.comment, existing.updated_at = score, comment, now
         db_session.flush()
+        _record(db_session, actor, existing, AuditAction.RATING_UPDATE, before)
         return existing
     rating = VisitRating(
         visit_id=visit.id,
@@ -75,7 +87,27 @@ def rate_visit(
     )
     db_session.add(rating)
     db_session.flush()
+    _record(db_session, actor, rating, AuditAction.RATING_CREATE, None)
     return rating
+
+
+def _record(
+    db_session: Session,
+    actor: Actor,
+    rating: VisitRating,
+    action: AuditAction,
+    before: dict | None,
+) -> None:
+    record(
+        db_session,
+        actor=actor,
+        action=action,
+        object_type="visit_rating",
+        object_id=rating.id,
+        enterprise_id=rating.enterprise_id,
+        before=before,
+        after={"score": rating.score, "comment_chars": len(rating.comment or "")},
+    )
 
 
 def own_rating(db_session: Session, *, enterprise_id: int, visit_id: int) -> VisitRating | None:

@@ -21,6 +21,10 @@ from sqlalchemy import Select, and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, selectinload
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.audit.service import record, snapshot
+from checkonce.auth import access
 from checkonce.calendar import WorkCalendar
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict, NotFound
@@ -178,13 +182,14 @@ def record_result(
     visit_id: int,
     inspection_task_id: int,
     inspector_id: int,
-    actor: str,
+    actor: Actor,
     data: ResultInput,
     policy: Policy,
     calendar: WorkCalendar,
 ) -> TaskResult:
     """Record (revision 1) or correct (revision n + 1, with a reason) a task's result, then
     complete the visit when every task has one."""
+    access.require(actor, AuditAction.RESULT_RECORD, inspector_id=inspector_id)
     visit = _visit_for_update(db_session, visit_id)
     task = db_session.scalars(
         select(InspectionTask)
@@ -223,7 +228,7 @@ def record_result(
         visit_day=visit.day,
         publish_by=publish_by(calendar, visit.day, policy),
         inspector_id=inspector_id,
-        recorded_by=actor,
+        recorded_by=actor.label,
         recorded_at=utcnow(),
     )
     try:
@@ -235,6 +240,22 @@ def record_result(
             db_session.flush()
     except IntegrityError as exc:
         raise Conflict(f"任务 {task.id} 的结果正被同时录入，请刷新后重试") from exc
+    fields = ["revision", "result", "legal_basis", "rectify_by"]
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.RESULT_RECORD,
+        object_type="task_result",
+        object_id=row.id,
+        enterprise_id=visit.enterprise_id,
+        before=snapshot(previous, fields) if previous is not None else None,
+        after=snapshot(row, fields),
+        detail={
+            "visit": visit.code,
+            "task": task.id,
+            **({"correction_reason": reason} if reason else {}),
+        },
+    )
     complete_if_done(db_session, visit)
     return row
 
@@ -309,10 +330,12 @@ def unpublished(
 
 
 def publish_results(
-    *, db_session: Session, result_ids: Iterable[int], actor: str
+    *, db_session: Session, result_ids: Iterable[int], actor: Actor
 ) -> list[TaskResult]:
     """Publish result revisions (一公开), all or none: each must exist, be the latest revision
-    of its task, and not be published yet."""
+    of its task, and not be published yet. One audit record per result (each belongs to one
+    enterprise's timeline)."""
+    access.require(actor, AuditAction.RESULT_PUBLISH)
     ids = list(dict.fromkeys(result_ids))
     if not ids:
         raise CheckOnceError("没有要公开的检查结果")
@@ -335,8 +358,26 @@ def publish_results(
         if row.published_at is not None:
             raise Conflict(f"检查结果 {result_id} 已于 {row.published_at:%Y-%m-%d} 公开")
     now = utcnow()
+    firms = dict(
+        db_session.execute(
+            select(Visit.id, Visit.enterprise_id).where(
+                Visit.id.in_({r.visit_id for r in rows.values()})
+            )
+        ).all()
+    )
     for result_id in ids:
-        rows[result_id].published_at, rows[result_id].published_by = now, actor
+        row = rows[result_id]
+        row.published_at, row.published_by = now, actor.label
+        record(
+            db_session,
+            actor=actor,
+            action=AuditAction.RESULT_PUBLISH,
+            object_type="task_result",
+            object_id=row.id,
+            enterprise_id=firms.get(row.visit_id),
+            before={"published_at": None},
+            after={"published_at": now.isoformat(), "result": row.result},
+        )
     db_session.flush()
     return [rows[i] for i in ids]
 

@@ -26,9 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, event, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor, Channel
 from checkonce.calendar import WorkCalendar
 from checkonce.config import Settings
 from checkonce.db import session_factory, transaction, utcnow
@@ -67,6 +69,8 @@ class JobContext:
     settings: Settings
     policy: Policy
     calendar: WorkCalendar
+    # Who the job acts as in the audit trail and in history columns: CheckOnce itself.
+    actor: Actor = field(default_factory=lambda: Actor.system("job", channel=Channel.JOB))
 
 
 JobFunction = Callable[[JobContext], dict[str, Any] | None]
@@ -209,6 +213,53 @@ def _log(event: str, **fields: Any) -> None:
     log.info(event, extra={"fields": {"event": event, **fields}})
 
 
+class _ChangeWatch:
+    """Notes whether a job's session wrote anything (ORM flushes or INSERT/UPDATE/DELETE
+    statements), across the commits the job may make on it."""
+
+    def __init__(self, session: Session) -> None:
+        self.changed = False
+        event.listen(session, "after_flush", self._flushed)
+        event.listen(session, "do_orm_execute", self._executed)
+
+    def _flushed(self, session: Session, _context) -> None:
+        if session.new or session.dirty or session.deleted:
+            self.changed = True
+
+    def _executed(self, state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            self.changed = True
+
+
+def _record_run(
+    ctx: JobContext,
+    *,
+    name: str,
+    run_id: int,
+    trigger: str,
+    counts: dict[str, Any],
+    requested_by: Actor | None,
+) -> None:
+    """One audit record for a run that changed data, with the job's counts (and, for a run
+    by hand, the account that asked for it: the job itself still acts as CheckOnce)."""
+    from checkonce.audit.service import record
+
+    record(
+        ctx.db_session,
+        actor=ctx.actor,
+        action=AuditAction.JOB_RUN,
+        object_type="job",
+        object_id=name,
+        detail={
+            "run_id": run_id,
+            "trigger": trigger,
+            "for_day": ctx.today.isoformat(),
+            "counts": counts,
+            **({"requested_by": requested_by.label} if requested_by else {}),
+        },
+    )
+
+
 def run_job(
     name: str,
     *,
@@ -219,6 +270,7 @@ def run_job(
     policy: Policy | None = None,
     calendar: WorkCalendar | None = None,
     sessions: SessionMaker | None = None,
+    requested_by: Actor | None = None,
 ) -> JobRun:
     """Run the job `name` once and return its recorded run (ok, failed or skipped).
 
@@ -257,6 +309,7 @@ def run_job(
             if spec.workdays_only and not calendar.is_workday(moment.date()):
                 raise JobSkipped(f"{moment.date().isoformat()} 不是工作日")
             with transaction(sessions) as session:
+                watch = _ChangeWatch(session)
                 ctx = JobContext(
                     db_session=session,
                     now=moment,
@@ -264,8 +317,18 @@ def run_job(
                     settings=settings,
                     policy=policy,
                     calendar=calendar,
+                    actor=Actor.system(name, channel=Channel.JOB),
                 )
                 counts = spec.function(ctx) or {}
+                if watch.changed:
+                    _record_run(
+                        ctx,
+                        name=name,
+                        run_id=run_id,
+                        trigger=trigger,
+                        counts=counts,
+                        requested_by=requested_by,
+                    )
         except JobSkipped as skip:
             status, reason = "skipped", skip.reason
         except Exception as exc:

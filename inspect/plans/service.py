@@ -13,9 +13,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.audit.service import record
+from checkonce.auth import access
 from checkonce.calendar import WorkCalendar
 from checkonce.errors import CheckOnceError, Conflict, ImportRejected, NotFound, RowError
-from checkonce.plans.actors import authorize
 from checkonce.plans.intake import PLAN_COLUMNS, TaskDraft, parse_tasks, row_to_raw
 from checkonce.plans.models import (
     PLAN_STATE_NAMES,
@@ -101,9 +104,11 @@ def _write_plan(
     department: Department,
     period_code: str,
     title: str,
-    actor: str,
+    actor: Actor,
     source: str,
     drafts: list[TaskDraft],
+    action: AuditAction = AuditAction.PLAN_CREATE,
+    detail: dict[str, Any] | None = None,
 ) -> Plan:
     period = parse_period(period_code)
     # A new plan for a department and period that already has one is the next version; the
@@ -120,7 +125,7 @@ def _write_plan(
         version=(latest or 0) + 1,
         title=title or f"{department.short_name} {period.code} 检查计划",
         state="draft",
-        created_by=actor,
+        created_by=actor.label,
         source=source,
     )
     for position, draft in enumerate(drafts, start=1):
@@ -146,9 +151,25 @@ def _write_plan(
             PlanTaskEnterprise(enterprise=e, position=i) for i, e in enumerate(draft.enterprises)
         ]
         plan.tasks.append(task)
-    plan.events.append(PlanEvent(actor=actor, from_state=None, to_state="draft", note=source))
+    plan.events.append(PlanEvent(actor=actor.label, from_state=None, to_state="draft", note=source))
     db_session.add(plan)
     db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action=action,
+        object_type="plan",
+        object_id=plan.id,
+        after={
+            "department": department.code,
+            "period": plan.period,
+            "version": plan.version,
+            "state": plan.state,
+            "tasks": len(plan.tasks),
+            "title": plan.title,
+        },
+        detail={"source": source, **(detail or {})},
+    )
     return plan
 
 
@@ -156,7 +177,7 @@ def create_plan(
     *,
     db_session: Session,
     data: dict[str, Any],
-    actor: str,
+    actor: Actor,
     policy: Policy | None = None,
     calendar: WorkCalendar | None = None,
 ) -> Plan:
@@ -167,9 +188,9 @@ def create_plan(
            "scope": {"industries": ["restaurant"]}, "strata": {"C": {"ratio": 0.3}}}, …]}
 
     All or nothing: every bad task is reported (row = task number, 1-based) in one
-    ImportRejected and nothing is written.
+    ImportRejected and nothing is written. A bureau files only its own department's plans.
     """
-    actor = authorize(actor, "plan.create")
+    access.require(actor, AuditAction.PLAN_CREATE)
     policy, calendar = _defaults(policy, calendar)
     if not isinstance(data, dict):
         raise CheckOnceError("计划数据应为 JSON 对象")
@@ -179,6 +200,8 @@ def create_plan(
         department = _department(db_session, data.get("department", ""))
     except NotFound as exc:
         errors.append(RowError(0, "department", exc.message))
+    if department is not None:
+        access.require(actor, AuditAction.PLAN_CREATE, department_id=department.id)
     try:
         parse_period(data.get("period", ""))
     except CheckOnceError as exc:
@@ -211,16 +234,20 @@ def import_plan_file(
     path: Path,
     department: str,
     period: str,
-    actor: str,
+    actor: Actor,
     title: str = "",
     policy: Policy | None = None,
     calendar: WorkCalendar | None = None,
 ) -> Plan:
     """Create a draft plan from a CSV or Excel file (one row per task, columns in
-    intake.PLAN_COLUMNS, Chinese or English headers). All or nothing."""
-    actor = authorize(actor, "plan.create")
+    intake.PLAN_COLUMNS, Chinese or English headers). All or nothing; the audit record
+    names the file and its SHA-256."""
+    import hashlib
+
+    access.require(actor, AuditAction.PLAN_IMPORT)
     policy, calendar = _defaults(policy, calendar)
     dept = _department(db_session, department)
+    access.require(actor, AuditAction.PLAN_IMPORT, department_id=dept.id)
     parse_period(period)
     path = Path(path)
     rows = read_table(path, PLAN_COLUMNS)
@@ -242,6 +269,8 @@ def import_plan_file(
         actor=actor,
         source=path.name,
         drafts=drafts,
+        action=AuditAction.PLAN_IMPORT,
+        detail={"rows": len(rows), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
     )
 
 
@@ -249,19 +278,34 @@ def _transition(
     db_session: Session,
     plan: Plan,
     *,
-    actor: str,
+    actor: Actor,
+    action: AuditAction,
     to_state: str,
     allowed_from: tuple[str, ...],
     note: str,
+    detail: dict[str, Any] | None = None,
 ) -> Plan:
     if plan.state not in allowed_from:
         wanted = "、".join(PLAN_STATE_NAMES[s] for s in allowed_from)
         raise Conflict(
             f"计划 {plan.id} 当前为“{plan.state_name}”，只有“{wanted}”的计划才能改为“{PLAN_STATE_NAMES[to_state]}”"
         )
-    plan.events.append(PlanEvent(actor=actor, from_state=plan.state, to_state=to_state, note=note))
+    before = plan.state
+    plan.events.append(
+        PlanEvent(actor=actor.label, from_state=plan.state, to_state=to_state, note=note)
+    )
     plan.state = to_state
     db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action=action,
+        object_type="plan",
+        object_id=plan.id,
+        before={"state": before},
+        after={"state": to_state},
+        detail={"note": note, **(detail or {})} if note or detail else None,
+    )
     return plan
 
 
@@ -275,24 +319,64 @@ def _require_valid(db_session: Session, plan: Plan, policy: Policy, calendar: Wo
         raise PlanNotSubmittable(plan, errors)
 
 
+def check_plan(
+    *,
+    db_session: Session,
+    plan_id: int,
+    actor: Actor,
+    policy: Policy | None = None,
+    calendar: WorkCalendar | None = None,
+) -> tuple[Plan, list]:
+    """Validate a plan on request (校验) and record that it was checked and what was found;
+    returns the plan and its findings."""
+    from checkonce.plans.validation import validate_plan
+
+    access.require(actor, AuditAction.PLAN_VALIDATE)
+    policy, calendar = _defaults(policy, calendar)
+    plan = get_plan(db_session=db_session, plan_id=plan_id)
+    access.require(actor, AuditAction.PLAN_VALIDATE, department_id=plan.department_id)
+    findings = validate_plan(plan, db_session=db_session, policy=policy, calendar=calendar)
+    errors = [f for f in findings if f.is_error]
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.PLAN_VALIDATE,
+        object_type="plan",
+        object_id=plan.id,
+        detail={
+            "errors": len(errors),
+            "warnings": len(findings) - len(errors),
+            "rules": sorted({f.rule for f in findings}),
+        },
+    )
+    return plan, findings
+
+
 def submit_plan(
     *,
     db_session: Session,
     plan_id: int,
-    actor: str,
+    actor: Actor,
     note: str = "",
     policy: Policy | None = None,
     calendar: WorkCalendar | None = None,
 ) -> Plan:
     """draft → submitted, only when validation finds no error."""
-    actor = authorize(actor, "plan.submit")
+    access.require(actor, AuditAction.PLAN_SUBMIT)
     policy, calendar = _defaults(policy, calendar)
     plan = get_plan(db_session=db_session, plan_id=plan_id)
+    access.require(actor, AuditAction.PLAN_SUBMIT, department_id=plan.department_id)
     # The state is checked before validation so a wrong move gets the clearer message.
     if plan.state == "draft":
         _require_valid(db_session, plan, policy, calendar)
     return _transition(
-        db_session, plan, actor=actor, to_state="submitted", allowed_from=("draft",), note=note
+        db_session,
+        plan,
+        actor=actor,
+        action=AuditAction.PLAN_SUBMIT,
+        to_state="submitted",
+        allowed_from=("draft",),
+        note=note,
     )
 
 
@@ -300,37 +384,49 @@ def approve_plan(
     *,
     db_session: Session,
     plan_id: int,
-    actor: str,
+    actor: Actor,
     note: str = "",
     policy: Policy | None = None,
     calendar: WorkCalendar | None = None,
 ) -> Plan:
     """submitted → approved by a coordinator. Validation runs again (other plans may have
     been approved since), then key, special and triggered tasks become concrete tasks."""
-    actor = authorize(actor, "plan.approve")
+    access.require(actor, AuditAction.PLAN_APPROVE)
     policy, calendar = _defaults(policy, calendar)
     plan = get_plan(db_session=db_session, plan_id=plan_id)
     if plan.state == "submitted":
         _require_valid(db_session, plan, policy, calendar)
     _transition(
-        db_session, plan, actor=actor, to_state="approved", allowed_from=("submitted",), note=note
+        db_session,
+        plan,
+        actor=actor,
+        action=AuditAction.PLAN_APPROVE,
+        to_state="approved",
+        allowed_from=("submitted",),
+        note=note,
     )
     materialize_named_tasks(db_session=db_session, plan=plan, policy=policy)
     return plan
 
 
-def publish_plan(*, db_session: Session, plan_id: int, actor: str, note: str = "") -> Plan:
+def publish_plan(*, db_session: Session, plan_id: int, actor: Actor, note: str = "") -> Plan:
     """approved → published (plans are public, 一公开)."""
-    actor = authorize(actor, "plan.publish")
+    access.require(actor, AuditAction.PLAN_PUBLISH)
     plan = get_plan(db_session=db_session, plan_id=plan_id)
     return _transition(
-        db_session, plan, actor=actor, to_state="published", allowed_from=("approved",), note=note
+        db_session,
+        plan,
+        actor=actor,
+        action=AuditAction.PLAN_PUBLISH,
+        to_state="published",
+        allowed_from=("approved",),
+        note=note,
     )
 
 
-def return_to_draft(*, db_session: Session, plan_id: int, actor: str, note: str) -> Plan:
+def return_to_draft(*, db_session: Session, plan_id: int, actor: Actor, note: str) -> Plan:
     """submitted → draft, by a coordinator, with the reason recorded."""
-    actor = authorize(actor, "plan.return")
+    access.require(actor, AuditAction.PLAN_RETURN)
     if not note or not note.strip():
         raise CheckOnceError("退回计划须写明退回理由")
     plan = get_plan(db_session=db_session, plan_id=plan_id)
@@ -338,6 +434,7 @@ def return_to_draft(*, db_session: Session, plan_id: int, actor: str, note: str)
         db_session,
         plan,
         actor=actor,
+        action=AuditAction.PLAN_RETURN,
         to_state="draft",
         allowed_from=("submitted",),
         note=note.strip(),

@@ -6,6 +6,7 @@ field and reason in Chinese; only a clean file is written, in one transaction.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.audit.service import record
+from checkonce.auth import access
 from checkonce.errors import CheckOnceError, ImportRejected, RowError
 from checkonce.registry.creditcode import credit_code_problem
 from checkonce.registry.jurisdiction import Jurisdiction
@@ -138,8 +143,27 @@ def _registered_districts(db_session: Session) -> set[str]:
     return districts
 
 
-def import_enterprises(*, db_session: Session, path: Path, data_dir: Path) -> int:
+def _record_import(
+    db_session: Session, actor: Actor, action: AuditAction, path: Path, added: int
+) -> None:
+    """One audit record per import (not one per row): the file's name, SHA-256 and rows."""
+    record(
+        db_session,
+        actor=actor,
+        action=action,
+        object_type="import",
+        object_id=Path(path).name,
+        after={"rows": added},
+        detail={
+            "file": Path(path).name,
+            "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+        },
+    )
+
+
+def import_enterprises(*, db_session: Session, path: Path, data_dir: Path, actor: Actor) -> int:
     """Add the enterprises of a CSV/Excel file; returns how many were added."""
+    access.require(actor, AuditAction.ENTERPRISE_IMPORT)
     districts = _registered_districts(db_session)
     rows = read_table(path, ENTERPRISE_COLUMNS)
     juris = Jurisdiction(data_dir)
@@ -210,11 +234,13 @@ def import_enterprises(*, db_session: Session, path: Path, data_dir: Path) -> in
         raise ImportRejected(errors, source=Path(path).name)
     db_session.add_all(new)
     db_session.flush()
+    _record_import(db_session, actor, AuditAction.ENTERPRISE_IMPORT, path, len(new))
     return len(new)
 
 
-def import_inspectors(*, db_session: Session, path: Path, data_dir: Path) -> int:
+def import_inspectors(*, db_session: Session, path: Path, data_dir: Path, actor: Actor) -> int:
     """Add the staff of a CSV/Excel file; returns how many were added."""
+    access.require(actor, AuditAction.INSPECTOR_IMPORT)
     districts = _registered_districts(db_session)
     rows = read_table(path, INSPECTOR_COLUMNS)
     juris = Jurisdiction(data_dir)
@@ -302,4 +328,5 @@ def import_inspectors(*, db_session: Session, path: Path, data_dir: Path) -> int
         raise ImportRejected(errors, source=Path(path).name)
     db_session.add_all(new)
     db_session.flush()
+    _record_import(db_session, actor, AuditAction.INSPECTOR_IMPORT, path, len(new))
     return len(new)

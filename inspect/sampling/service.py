@@ -22,9 +22,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.auth import access
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict, NotFound
-from checkonce.plans.actors import authorize
 from checkonce.plans.models import RISK_STRATA, InspectionTask, PlanTask
 from checkonce.plans.scope import describe_scope, enterprises_in_scope, normalize_scope
 from checkonce.plans.service import MAX_ID
@@ -121,7 +123,7 @@ def commit_draw(
     *,
     db_session: Session,
     plan_task_ids: list[int],
-    actor: str,
+    actor: Actor,
     title: str = "",
     exclude_drawn_same_item_year: bool | None = None,
     supersedes_id: int | None = None,
@@ -133,7 +135,8 @@ def commit_draw(
     Several specs of different departments make a joint draw (部门联合双随机): they must share
     the same scope and strata, and one selection serves them all.
     """
-    actor = authorize(actor, "draw.commit")
+    access.require(actor, AuditAction.DRAW_COMMIT)
+    by = actor.label
     policy = policy or jurisdiction_policy()
     specs = _load_specs(db_session, plan_task_ids)
     first = specs[0]
@@ -257,7 +260,7 @@ def commit_draw(
         commitment_sha256="0" * 64,  # set below, once the id and time are known
         supersedes_id=supersedes_id,
         redraw_reason=redraw_reason.strip() if redraw_reason else None,
-        committed_by=actor,
+        committed_by=by,
         committed_at=utcnow().replace(microsecond=0),
     )
     draw.specs = [DrawSpec(plan_task_id=s.id, position=i) for i, s in enumerate(specs)]
@@ -352,11 +355,12 @@ def _population_by_stratum(draw: Draw) -> dict[str, list[DrawMember]]:
 
 
 def run_draw(
-    *, db_session: Session, draw_id: int, actor: str, policy: Policy | None = None
+    *, db_session: Session, draw_id: int, actor: Actor, policy: Policy | None = None
 ) -> Draw:
     """Select per stratum and create the concrete tasks (one per department spec per
     selected enterprise). Only a committed draw runs, and only once."""
-    actor = authorize(actor, "draw.run")
+    access.require(actor, AuditAction.DRAW_RUN)
+    by = actor.label
     draw = get_draw(db_session=db_session, draw_id=draw_id)
     if draw.state != "committed":
         raise Conflict(f"抽取 {draw.id} 当前为“{draw.state_name}”，每次抽取只能执行一次")
@@ -406,20 +410,21 @@ def run_draw(
                 )
             )
     draw.state = "drawn"
-    draw.drawn_by = actor
+    draw.drawn_by = by
     draw.drawn_at = utcnow()
     db_session.flush()
     return draw
 
 
-def reveal_draw(*, db_session: Session, draw_id: int, actor: str) -> Draw:
+def reveal_draw(*, db_session: Session, draw_id: int, actor: Actor) -> Draw:
     """Disclose the seed of a draw that has run."""
-    actor = authorize(actor, "draw.reveal")
+    access.require(actor, AuditAction.DRAW_REVEAL)
+    by = actor.label
     draw = get_draw(db_session=db_session, draw_id=draw_id)
     if draw.state != "drawn":
         raise Conflict(f"抽取 {draw.id} 当前为“{draw.state_name}”，只有已抽取的才能公开种子")
     draw.state = "revealed"
-    draw.revealed_by = actor
+    draw.revealed_by = by
     draw.revealed_at = utcnow()
     db_session.flush()
     return draw
@@ -455,15 +460,16 @@ def published_json(draw: Draw) -> dict[str, Any]:
     return out
 
 
-def publish_draw(*, db_session: Session, draw_id: int, actor: str) -> dict[str, Any]:
+def publish_draw(*, db_session: Session, draw_id: int, actor: Actor) -> dict[str, Any]:
     """Before the run: the commitment. After reveal: mark published and return the full JSON."""
-    actor = authorize(actor, "draw.publish")
+    access.require(actor, AuditAction.DRAW_PUBLISH)
+    by = actor.label
     draw = get_draw(db_session=db_session, draw_id=draw_id)
     if draw.state in ("committed", "drawn"):
         return publish_commitment(draw)
     if draw.state == "revealed":
         draw.state = "published"
-        draw.published_by = actor
+        draw.published_by = by
         draw.published_at = utcnow()
         db_session.flush()
     return published_json(draw)
@@ -474,7 +480,7 @@ def redraw(
     db_session: Session,
     draw_id: int,
     reason: str,
-    actor: str,
+    actor: Actor,
     policy: Policy | None = None,
 ) -> Draw:
     """A new draw of the same specs, superseding `draw_id`, with the reason recorded."""

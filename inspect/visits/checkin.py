@@ -35,6 +35,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.audit.service import record
+from checkonce.auth import access
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict
 from checkonce.jobs.metrics import record_checkin
@@ -273,10 +277,15 @@ def check_in(
     secret_key: str,
     policy: Policy,
     inspector_id: int,
+    actor: Actor,
     request: CheckinRequest,
     now: dt.datetime | None = None,
 ) -> CheckinResult:
-    """Record one inspector's check-in (or return the one stored under the same key)."""
+    """Record one inspector's check-in (or return the one stored under the same key).
+
+    A new check-in leaves one audit record (planned or unplanned, back-fill or not); a
+    replay answering with the stored check-in adds nothing."""
+    access.require(actor, AuditAction.CHECKIN, inspector_id=inspector_id)
     if not IDEMPOTENCY_KEY.match(request.idempotency_key):
         raise CheckinRefused(
             "幂等键应为 8–64 位字母、数字或 _ . : -", code="invalid_idempotency_key"
@@ -421,5 +430,22 @@ def check_in(
             policy=policy,
             checkin_id=checkin.id,
         )
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.CHECKIN_BACKFILL if reason is not None else AuditAction.CHECKIN,
+        object_type="checkin",
+        object_id=checkin.id,
+        enterprise_id=firm.id,
+        after={
+            "outcome": checkin.outcome,
+            "visit": visit.code if visit is not None else None,
+            "day": day,
+            "checked_in_at": at,
+            "distance_m": distance,
+            "outside_geofence": checkin.outside_geofence,
+        },
+        detail={"backfill_reason": reason} if reason is not None else None,
+    )
     record_checkin(checkin.outcome)
     return CheckinResult(checkin=checkin, replayed=False)

@@ -32,6 +32,10 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor, Channel
+from checkonce.audit.service import record
+from checkonce.auth import access
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict, NotFound
 from checkonce.registry.models import Enterprise
@@ -154,32 +158,48 @@ def derive_secret(secret_key: str, key: CodeSigningKey | KnownKey) -> bytes:
     return hmac.new(secret_key.encode(), message, hashlib.sha256).digest()
 
 
-def create_key(*, db_session: Session, actor: str) -> CodeSigningKey:
+def create_key(*, db_session: Session, actor: Actor) -> CodeSigningKey:
     """A new signing key; from now on new posters and inspection codes are signed with it."""
-    key = CodeSigningKey(kid=secrets.token_hex(4), salt=secrets.token_hex(32), created_by=actor)
+    access.require(actor, AuditAction.SIGNING_KEY_CREATE)
+    key = CodeSigningKey(
+        kid=secrets.token_hex(4), salt=secrets.token_hex(32), created_by=actor.label
+    )
     db_session.add(key)
     db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.SIGNING_KEY_CREATE,
+        object_type="code_signing_key",
+        object_id=key.kid,
+        after={"kid": key.kid},  # never the salt: with the server secret it is the key
+    )
     return key
 
 
-def current_key(*, db_session: Session, actor: str = "system") -> CodeSigningKey:
+def current_key(*, db_session: Session, actor: Actor | None = None) -> CodeSigningKey:
     """The newest unrevoked key, created on first use so a fresh installation can print
-    posters without a set-up step."""
+    posters without a set-up step (then by CheckOnce itself)."""
     key = db_session.scalars(
         select(CodeSigningKey)
         .where(CodeSigningKey.revoked_at.is_(None))
         .order_by(CodeSigningKey.id.desc())
         .limit(1)
     ).first()
-    return key if key is not None else create_key(db_session=db_session, actor=actor)
+    if key is not None:
+        return key
+    return create_key(
+        db_session=db_session, actor=actor or Actor.system("code_keys", channel=Channel.SYSTEM)
+    )
 
 
 def list_keys(*, db_session: Session) -> list[CodeSigningKey]:
     return list(db_session.scalars(select(CodeSigningKey).order_by(CodeSigningKey.id)))
 
 
-def revoke_key(*, db_session: Session, kid: str, actor: str, reason: str) -> CodeSigningKey:
+def revoke_key(*, db_session: Session, kid: str, actor: Actor, reason: str) -> CodeSigningKey:
     """Revoke a key: every code it signed is refused from now on (posters must be reprinted)."""
+    access.require(actor, AuditAction.SIGNING_KEY_REVOKE)
     if not reason.strip():
         raise CheckOnceError("作废签名密钥必须说明原因")
     key = db_session.scalars(select(CodeSigningKey).where(CodeSigningKey.kid == kid)).first()
@@ -188,9 +208,19 @@ def revoke_key(*, db_session: Session, kid: str, actor: str, reason: str) -> Cod
     if key.revoked_at is not None:
         raise Conflict(f"签名密钥 {kid} 已于 {key.revoked_at:%Y-%m-%d} 作废")
     key.revoked_at = utcnow()
-    key.revoked_by = actor
+    key.revoked_by = actor.label
     key.revoke_reason = reason.strip()
     db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.SIGNING_KEY_REVOKE,
+        object_type="code_signing_key",
+        object_id=key.kid,
+        before={"revoked": False},
+        after={"revoked": True},
+        detail={"reason": key.revoke_reason},
+    )
     # Immediate in this process; other processes drop their copy within KEY_CACHE_SECONDS.
     KEY_CACHE.revoke(_database_of(db_session), _known(key))
     return key

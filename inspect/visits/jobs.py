@@ -24,6 +24,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.auth import access
 from checkonce.calendar import WorkCalendar
 from checkonce.db import transaction
 from checkonce.errors import CheckOnceError, Conflict, NotFound
@@ -79,15 +82,16 @@ def active_job(db_session: Session, period: str) -> ScheduleJob | None:
     ).first()
 
 
-def create_job(*, db_session: Session, request: JobRequest, actor: str) -> ScheduleJob:
+def create_job(*, db_session: Session, request: JobRequest, actor: Actor) -> ScheduleJob:
     """Record a queued job after checking the request (bad input fails here, not later).
     Refused (Conflict) while another generation of the period is queued or running."""
+    access.require(actor, AuditAction.SCHEDULE_GENERATE)
     period = service.normalize_period(request.period)
     service.check_seed(request.seed)
     job = ScheduleJob(
         period=period,
         state="queued",
-        requested_by=actor,
+        requested_by=actor.label,
         stage="",
         progress=0.0,
         owner=this_process(),
@@ -114,7 +118,7 @@ def request_of(job: ScheduleJob) -> JobRequest:
     return JobRequest(**job.request)
 
 
-def retry_job(*, db_session: Session, job_id: int, actor: str) -> ScheduleJob:
+def retry_job(*, db_session: Session, job_id: int, actor: Actor) -> ScheduleJob:
     """A new queued job asking what a failed one asked."""
     job = get_job(db_session=db_session, job_id=job_id)
     if job.state != "failed":
@@ -176,7 +180,7 @@ def run_job(
     sessions: SessionMaker,
     job_id: int,
     request: JobRequest,
-    actor: str,
+    actor: Actor,
     policy: Policy,
     calendar: WorkCalendar,
     today: dt.date | None = None,

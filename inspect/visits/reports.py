@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.audit.service import record
+from checkonce.auth import access
 from checkonce.errors import CheckOnceError
 from checkonce.visits.models import REPORT_KINDS, EnterpriseReport
 
@@ -86,14 +90,27 @@ def check_report(data: ReportInput, *, today: dt.date) -> dict:
 
 
 def file_report(
-    *, db_session: Session, enterprise_id: int, data: ReportInput, actor: str, today: dt.date
+    *, db_session: Session, enterprise_id: int, data: ReportInput, actor: Actor, today: dt.date
 ) -> EnterpriseReport:
     """Store an enterprise's report after `check_report`; nothing is stored when it fails."""
-    report = EnterpriseReport(
-        enterprise_id=enterprise_id, reported_by=actor, **check_report(data, today=today)
-    )
+    access.require(actor, AuditAction.REPORT_CREATE, enterprise_id=enterprise_id)
+    fields = check_report(data, today=today)
+    report = EnterpriseReport(enterprise_id=enterprise_id, reported_by=actor.label, **fields)
     db_session.add(report)
     db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.REPORT_CREATE,
+        object_type="enterprise_report",
+        object_id=report.id,
+        enterprise_id=enterprise_id,
+        after={
+            "kind": fields["kind"],
+            "happened_on": fields["happened_on"],
+            "department_said": fields.get("department_said", ""),
+        },
+    )
     return report
 
 

@@ -29,8 +29,6 @@ from checkonce.visits.notice import notice_date, visible_until
 
 log = logging.getLogger("checkonce.visits.scheduled")
 
-SYSTEM_ACTOR = "system:missed_visit_sweep"
-
 
 def _replan_seed(period: str, today: dt.date, base_id: int) -> str:
     """A re-plan's seed, derived from what triggered it: the same sweep re-run on the same
@@ -95,7 +93,7 @@ def missed_visit_sweep(ctx: JobContext) -> dict[str, Any]:
             prep = service.prepare_generation(
                 db_session=s,
                 period=period,
-                actor=SYSTEM_ACTOR,
+                actor=ctx.actor,
                 seed=_replan_seed(period, ctx.today, base.id),
                 replan=True,
                 today=ctx.today,
@@ -111,7 +109,7 @@ def missed_visit_sweep(ctx: JobContext) -> dict[str, Any]:
                 # A check-in or publish that came in during the solve makes publish refuse
                 # the draft (not based on the version then in force): the attempt is rolled
                 # back whole, the run fails, and the next run re-plans afresh.
-                service.publish_schedule(db_session=s, schedule_id=draft.id, actor=SYSTEM_ACTOR)
+                service.publish_schedule(db_session=s, schedule_id=draft.id, actor=ctx.actor)
             s.commit()
         except CheckOnceError as exc:
             failures.append(f"{period}: {exc.message}")

@@ -43,13 +43,18 @@ def users(db_session) -> dict:
     officer = f.inspector(db_session, "SAMR")
     made = {
         "admin": create_user(
-            db_session=db_session, username="admin1", password=PASSWORD, role="admin"
+            db_session=db_session, actor=f.SETUP, username="admin1", password=PASSWORD, role="admin"
         ),
         "coordinator": create_user(
-            db_session=db_session, username="coord1", password=PASSWORD, role="coordinator"
+            db_session=db_session,
+            actor=f.SETUP,
+            username="coord1",
+            password=PASSWORD,
+            role="coordinator",
         ),
         "bureau": create_user(
             db_session=db_session,
+            actor=f.SETUP,
             username="samr1",
             password=PASSWORD,
             role="bureau",
@@ -57,6 +62,7 @@ def users(db_session) -> dict:
         ),
         "inspector": create_user(
             db_session=db_session,
+            actor=f.SETUP,
             username="insp1",
             password=PASSWORD,
             role="inspector",
@@ -64,6 +70,7 @@ def users(db_session) -> dict:
         ),
         "enterprise": create_user(
             db_session=db_session,
+            actor=f.SETUP,
             username="firm1",
             password=PASSWORD,
             role="enterprise",

@@ -80,3 +80,57 @@ def test_matrix(app, client, headers):
 def test_me_reports_the_role(client, headers, role):
     response = client.get("/api/v1/auth/me", headers=headers[role])
     assert response.status_code == 200 and response.json()["role"] == role
+
+
+# Every acting route and the audited action its service performs: the route's gate admits
+# exactly the roles the access module lets perform it, so the API and the CLI (which meets
+# only the service's gate) allow the same people the same deeds.
+ACTION_ROUTES = {
+    ("POST", "/api/v1/plans"): "plan.create",
+    ("POST", "/api/v1/plans/upload"): "plan.import",
+    ("POST", "/api/v1/plans/{plan_id}/validate"): "plan.validate",
+    ("POST", "/api/v1/plans/{plan_id}/submit"): "plan.submit",
+    ("POST", "/api/v1/plans/{plan_id}/approve"): "plan.approve",
+    ("POST", "/api/v1/plans/{plan_id}/publish"): "plan.publish",
+    ("POST", "/api/v1/plans/{plan_id}/return"): "plan.return",
+    ("POST", "/api/v1/draws"): "draw.commit",
+    ("POST", "/api/v1/draws/{draw_id}/run"): "draw.run",
+    ("POST", "/api/v1/draws/{draw_id}/reveal"): "draw.reveal",
+    ("POST", "/api/v1/draws/{draw_id}/publish"): "draw.publish",
+    ("POST", "/api/v1/schedules/jobs"): "schedule.generate",
+    ("POST", "/api/v1/schedules/{schedule_id}/publish"): "schedule.publish",
+    ("POST", "/api/v1/checkins"): "visit.checkin",
+    ("POST", "/api/v1/visits/{visit_id}/tasks/{task_id}/result"): "finding.result_record",
+    ("POST", "/api/v1/results/{result_id}/photos"): "finding.photo_upload",
+    ("POST", "/api/v1/results/publish"): "finding.result_publish",
+    ("POST", "/api/v1/results/{result_id}/publish"): "finding.result_publish",
+    ("PUT", "/api/v1/visits/{visit_id}/rating"): "enterprise.rating_create",
+    ("POST", "/api/v1/fees/findings"): "finding.fee_finding",
+    ("POST", "/api/v1/fees/findings/{finding_id}/review"): "finding.fee_review",
+    ("POST", "/api/v1/fees/refunds/{refund_id}/confirm"): "finding.refund_update",
+    ("POST", "/api/v1/fees/refunds/{refund_id}/refunded"): "finding.refund_update",
+    ("POST", "/api/v1/code-keys"): "auth.key_create",
+    ("POST", "/api/v1/code-keys/{kid}/revoke"): "auth.key_revoke",
+    ("POST", "/api/v1/enterprises"): "registry.enterprise_create",
+    ("PATCH", "/api/v1/enterprises/{credit_code}"): "registry.enterprise_update",
+    ("PATCH", "/api/v1/inspectors/{code}"): "registry.certificate_update",
+    ("POST", "/api/v1/conflicts"): "registry.conflict_create",
+    ("POST", "/api/v1/conflicts/{conflict_id}/withdraw"): "registry.conflict_delete",
+    ("POST", "/api/v1/imports/enterprises"): "registry.enterprise_import",
+    ("POST", "/api/v1/imports/inspectors"): "registry.inspector_import",
+}
+
+
+def test_route_gates_match_the_access_module(app):
+    from checkonce.audit.actions import AuditAction
+    from checkonce.auth import access
+
+    routes = {
+        (method, route.path): route
+        for route in api_routes(app)
+        for method in route.methods - {"HEAD", "OPTIONS"}
+    }
+    missing = sorted(key for key in ACTION_ROUTES if key not in routes)
+    assert not missing, f"routes gone or renamed: {missing}"
+    for key, action in ACTION_ROUTES.items():
+        assert declared_roles(routes[key]) == access.roles_for(AuditAction(action)), key

@@ -102,17 +102,27 @@ def test_a_check_in_request_takes_few_round_trips(client, headers, db_session, o
     url = poster_url(client, headers, firm)
     assert client.get(url.split("testserver", 1)[1]).status_code == 200  # the key, now cached
     payload = body(firm, url)
+    seq = f.audit_seq(db_session)
+    traced = {**headers["inspector"], "X-Request-ID": "req-checkin-0001"}
     with statements(db_session) as ran:
-        first = client.post("/api/v1/checkins", json=payload, headers=headers["inspector"])
+        first = client.post("/api/v1/checkins", json=payload, headers=traced)
     assert first.status_code == 201 and first.json()["outcome"] == "planned"
-    # One of them re-reads the token's account: a token of a deactivated account, or one
-    # whose password or role changed, is refused at once (issue 15).
-    assert len(ran) <= 8, ran
+    # + the audit record (head, insert, head's hash) + the token's account re-read: a token
+    # of a deactivated account, or one whose password or role changed, is refused at once.
+    assert len(ran) <= 7 + 3 + 1, ran
     assert sum("FROM app_user" in s for s in ran) == 1, ran
     with statements(db_session) as ran:
         retry = client.post("/api/v1/checkins", json=payload, headers=headers["inspector"])
     assert retry.json() == first.json()
     assert len(ran) <= 2, ran
+    # One record, as the inspector's account, through the API, with the request's id; the
+    # replay added none.
+    [record] = f.audit_since(db_session, seq)
+    assert record["action"] == "visit.checkin" and record["channel"] == "api"
+    assert record["actor"]["username"] == "insp1" and record["actor"]["user_id"] is not None
+    assert record["request_id"] == "req-checkin-0001"
+    assert record["enterprise_id"] == firm.id and record["object"]["id"] == str(first.json()["id"])
+    assert record["after"]["outcome"] == "planned" and record["detail"] is None
 
 
 def test_an_unplanned_entry_is_recorded_and_alerted(client, headers, officer, firm):

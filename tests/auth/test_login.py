@@ -33,7 +33,11 @@ def login(session, username, password=PASSWORD, client="10.0.0.1", now=T0):
 
 def test_password_is_hashed_with_argon2_and_login_works(db_session):
     user = create_user(
-        db_session=db_session, username="coord9", password=PASSWORD, role="coordinator"
+        db_session=db_session,
+        actor=f.SETUP,
+        username="coord9",
+        password=PASSWORD,
+        role="coordinator",
     )
     assert user.password_hash.startswith("$argon2") and PASSWORD not in user.password_hash
     assert login(db_session, "coord9").id == user.id
@@ -41,7 +45,13 @@ def test_password_is_hashed_with_argon2_and_login_works(db_session):
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer(db_session):
-    create_user(db_session=db_session, username="coord9", password=PASSWORD, role="coordinator")
+    create_user(
+        db_session=db_session,
+        actor=f.SETUP,
+        username="coord9",
+        password=PASSWORD,
+        role="coordinator",
+    )
     with pytest.raises(AuthError) as wrong:
         login(db_session, "coord9", "wrong password!")
     with pytest.raises(AuthError) as unknown:
@@ -50,7 +60,13 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(db_session):
 
 
 def test_back_off_per_username_then_the_wait_passes(db_session):
-    create_user(db_session=db_session, username="coord9", password=PASSWORD, role="coordinator")
+    create_user(
+        db_session=db_session,
+        actor=f.SETUP,
+        username="coord9",
+        password=PASSWORD,
+        role="coordinator",
+    )
     for i in range(MAX_FAILURES_PER_USER):
         with pytest.raises(AuthError):
             login(db_session, "coord9", "bad guess!!", now=T0 + dt.timedelta(seconds=i))
@@ -61,7 +77,9 @@ def test_back_off_per_username_then_the_wait_passes(db_session):
 
 
 def test_inactive_user_cannot_log_in(db_session):
-    user = create_user(db_session=db_session, username="gone1", password=PASSWORD, role="admin")
+    user = create_user(
+        db_session=db_session, actor=f.SETUP, username="gone1", password=PASSWORD, role="admin"
+    )
     user.active = False
     with pytest.raises(AuthError):
         login(db_session, "gone1")
@@ -69,7 +87,11 @@ def test_inactive_user_cannot_log_in(db_session):
 
 def test_tokens_expire_and_cannot_be_forged(db_session):
     user = create_user(
-        db_session=db_session, username="coord9", password=PASSWORD, role="coordinator"
+        db_session=db_session,
+        actor=f.SETUP,
+        username="coord9",
+        password=PASSWORD,
+        role="coordinator",
     )
     now = dt.datetime.now(dt.UTC)
     principal = read_token(issue_token(user, secret=SECRET, now=now), secret=SECRET)
@@ -96,10 +118,13 @@ def test_tokens_expire_and_cannot_be_forged(db_session):
 
 def test_role_bindings_are_required_and_checked(db_session):
     with pytest.raises(CheckOnceError, match="指定部门"):
-        create_user(db_session=db_session, username="b1x", password=PASSWORD, role="bureau")
+        create_user(
+            db_session=db_session, actor=f.SETUP, username="b1x", password=PASSWORD, role="bureau"
+        )
     with pytest.raises(NotFound):
         create_user(
             db_session=db_session,
+            actor=f.SETUP,
             username="b2x",
             password=PASSWORD,
             role="bureau",
@@ -115,16 +140,25 @@ def test_role_bindings_are_required_and_checked(db_session):
     with pytest.raises(CheckOnceError, match="不是在岗执法人员"):
         create_user(
             db_session=db_session,
+            actor=f.SETUP,
             username="g1x",
             password=PASSWORD,
             role="inspector",
             inspector=grid.code,
         )
     with pytest.raises(CheckOnceError, match="至少"):
-        create_user(db_session=db_session, username="s1x", password="short", role="admin")
+        create_user(
+            db_session=db_session, actor=f.SETUP, username="s1x", password="short", role="admin"
+        )
     with pytest.raises(CheckOnceError, match="未知角色"):
-        create_user(db_session=db_session, username="r1x", password=PASSWORD, role="root")
-    create_user(db_session=db_session, username="dup1", password=PASSWORD, role="admin")
+        create_user(
+            db_session=db_session, actor=f.SETUP, username="r1x", password=PASSWORD, role="root"
+        )
+    create_user(
+        db_session=db_session, actor=f.SETUP, username="dup1", password=PASSWORD, role="admin"
+    )
     with pytest.raises(Conflict):
-        create_user(db_session=db_session, username="dup1", password=PASSWORD, role="admin")
+        create_user(
+            db_session=db_session, actor=f.SETUP, username="dup1", password=PASSWORD, role="admin"
+        )
     assert db_session.query(User).filter(User.username == "dup1").count() == 1

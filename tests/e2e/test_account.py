@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from checkonce.auth.service import create_user
+from tests import factories as f
 from tests.e2e.conftest import PASSWORD, log_in
 
 
@@ -11,6 +12,7 @@ def test_login_account_and_english(
 ):
     create_user(
         db_session=live_session,
+        actor=f.SETUP,
         username="e2e-coord",
         password=PASSWORD,
         role="coordinator",

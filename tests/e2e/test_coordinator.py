@@ -71,11 +71,12 @@ def registry(session) -> list[Enterprise]:
         ],
         dept="FIRE",
         period=PERIOD,
-        actor="department:消防",
+        actor=f.bureau(session, "FIRE", "消防"),
         state="approved",
     )
     create_user(
         db_session=session,
+        actor=f.SETUP,
         username="e2e-samr-plans",
         password=PASSWORD,
         role="bureau",
@@ -84,6 +85,7 @@ def registry(session) -> list[Enterprise]:
     )
     create_user(
         db_session=session,
+        actor=f.SETUP,
         username="e2e-coordinator",
         password=PASSWORD,
         role="coordinator",

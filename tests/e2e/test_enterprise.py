@@ -46,6 +46,7 @@ def joint_visit_today(live_session) -> dict:
     username = f"e2e-firm-{n}-{firm.id}"
     create_user(
         db_session=live_session,
+        actor=f.SETUP,
         username=username,
         password=PASSWORD,
         role="enterprise",
@@ -83,7 +84,7 @@ def team_records_results(live_session, scene: dict) -> None:
             visit_id=visit.id,
             inspection_task_id=task.id,
             inspector_id=person,
-            actor="inspector:e2e",
+            actor=f.actor("inspector", inspector_id=person),
             data=passed(live_session, task),
             policy=f.policy(),
             calendar=f.calendar(),
@@ -91,7 +92,7 @@ def team_records_results(live_session, scene: dict) -> None:
         for task, person in ((food, scene["officer_id"]), (fire, scene["colleague_id"]))
     ]
     publish_results(
-        db_session=live_session, result_ids=[r.id for r in recorded], actor="coordinator:e2e"
+        db_session=live_session, result_ids=[r.id for r in recorded], actor=f.coordinator("e2e")
     )
     live_session.commit()
     assert visit.state == "completed"

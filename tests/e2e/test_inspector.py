@@ -77,6 +77,7 @@ def scene(live_session, name: str) -> dict:
     username = f"e2e-insp-{n}-{firm.id}"
     create_user(
         db_session=live_session,
+        actor=f.SETUP,
         username=username,
         password="correct horse battery",
         role="inspector",
@@ -85,6 +86,7 @@ def scene(live_session, name: str) -> dict:
     firm_user = f"e2e-firm-{n}-{firm.id}"
     create_user(
         db_session=live_session,
+        actor=f.SETUP,
         username=firm_user,
         password="correct horse battery",
         role="enterprise",

@@ -22,6 +22,7 @@ from checkonce.findings.fees import service as fees
 from checkonce.migrations import upgrade
 from checkonce.registry.reference import load_reference
 from tests import factories as f
+from tests.cli_accounts import cli_env, make_account
 from tests.findings.conftest import passed, tasks_of
 
 
@@ -32,7 +33,7 @@ class Ran:
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
-def run(workdir: Path, *args: str) -> Ran:
+def run(workdir: Path, *args: str, user: str | None = None) -> Ran:
     """Run a command in-process on the workdir's database; a CheckOnceError ends it with
     code 1 and its message on stderr, as `checkonce.cli.main` does."""
     from typer.testing import CliRunner
@@ -44,7 +45,12 @@ def run(workdir: Path, *args: str) -> Ran:
     os.environ["CHECKONCE_DATABASE_URL"] = f"sqlite:///{workdir / 'cli.db'}"
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(build_app(), list(args), env={"COLUMNS": "200"})
+        env = {
+            "COLUMNS": "200",
+            "CHECKONCE_TOKEN": None,
+            **cli_env(workdir, f"sqlite:///{workdir / 'cli.db'}", user),
+        }
+        result = CliRunner().invoke(build_app(), list(args), env=env)
     finally:
         if old is None:
             os.environ.pop("CHECKONCE_DATABASE_URL", None)
@@ -93,7 +99,7 @@ def workdir(tmp_path_factory) -> Path:
             visit_id=visit.id,
             inspection_task_id=task.id,
             inspector_id=team[0].id,
-            actor="inspector:t",
+            actor=f.actor("inspector", inspector_id=team[0].id),
             data=passed(s, task),
             policy=f.policy(),
             calendar=f.calendar(),
@@ -110,25 +116,32 @@ def workdir(tmp_path_factory) -> Path:
                 ),
                 enterprise_id=firm.id,
                 source="enterprise",
-                actor="enterprise:x",
+                actor=f.actor("enterprise", enterprise_id=firm.id),
                 today=dt.date(2026, 11, 18),
             )
         (folder / "firm.txt").write_text(firm.credit_code)
     engine.dispose()
+    make_account(url, "coord", "coordinator")
+    make_account(url, "samr", "bureau", department="SAMR")
     return folder
 
 
 def test_overdue_then_publish_then_export(workdir):
-    late = run(workdir, "results", "overdue", "--today", "2026-03-20")
+    late = run(workdir, "results", "overdue", "--today", "2026-03-20", user="coord")
     assert late.returncode == 0, late.stderr
     assert "市场监督管理局" in late.stdout and "已录入未公开" in late.stdout
-    assert "没有逾期" in run(workdir, "results", "overdue", "--today", "2026-03-19").stdout
+    overdue = run(workdir, "results", "overdue", "--today", "2026-03-19", user="coord")
+    assert "没有逾期" in overdue.stdout
 
-    refused = run(workdir, "results", "publish", "--actor", "coordinator:c")
+    refused = run(workdir, "results", "publish", user="coord")
     assert (
         refused.returncode == 1 and "请给出" in refused.stderr and "Traceback" not in refused.stderr
     )
-    done = run(workdir, "results", "publish", "--period", "2026Q1", "--actor", "coordinator:c")
+    bureau = run(workdir, "results", "publish", "--period", "2026Q1", user="samr")
+    assert bureau.returncode == 1 and "无权公开检查结果" in bureau.stderr
+    anonymous = run(workdir, "results", "publish", "--period", "2026Q1")
+    assert anonymous.returncode == 1 and "checkonce login" in anonymous.stderr
+    done = run(workdir, "results", "publish", "--period", "2026Q1", user="coord")
     assert done.returncode == 0 and "已公开 1 条" in done.stdout, done.stderr
 
     out = workdir / "q1.csv"
@@ -230,7 +243,7 @@ def test_fee_check_refuses_future_dates_and_empty_amounts_and_reviews_early_char
 
 
 def test_refunds_with_totals(workdir):
-    result = run(workdir, "fees", "refunds")
+    result = run(workdir, "fees", "refunds", user="coord")
     assert result.returncode == 0, result.stderr
     assert "退费记录：2 条" in result.stdout
     assert "120.00" in result.stdout and "100.00" in result.stdout and "220.00" in result.stdout

@@ -32,7 +32,7 @@ def report(session, firm, unit, item, amount, day=D(2026, 5, 6), receipt=None, q
         ),
         enterprise_id=firm.id,
         source="enterprise",
-        actor="enterprise:firm",
+        actor=f.actor("enterprise", enterprise_id=firm.id),
         today=TODAY,
     )
 
@@ -80,7 +80,7 @@ def test_same_per_unit_charge_twice_on_one_day_goes_to_review(db_session):
         db_session=db_session,
         finding_id=again.id,
         entry_code=again.entry.code,
-        actor="coordinator:c",
+        actor=f.coordinator(),
         note="同一张气费账单重复开票",
         today=TODAY,
     )
@@ -124,7 +124,7 @@ def test_bad_input_is_refused_and_nothing_is_stored(db_session, field, value, me
             data=ChargeInput(**values),
             enterprise_id=firm.id,
             source="enterprise",
-            actor="a",
+            actor=f.as_enterprise(firm),
             today=TODAY,
         )
     assert db_session.scalar(select(func.count()).select_from(FeeFinding)) == 0
@@ -140,7 +140,7 @@ def test_review_queue_and_resolution(db_session):
         db_session=db_session,
         finding_id=near.id,
         entry_code="FEE-AF-001",
-        actor="coordinator:c",
+        actor=f.coordinator("c"),
         note="与检验机构核实即定期检验",
         today=TODAY,
     )
@@ -153,7 +153,7 @@ def test_review_queue_and_resolution(db_session):
         db_session=db_session,
         finding_id=other.id,
         entry_code=None,
-        actor="coordinator:c",
+        actor=f.coordinator("c"),
         note="自立名目",
         today=TODAY,
     )
@@ -164,7 +164,7 @@ def test_review_queue_and_resolution(db_session):
             db_session=db_session,
             finding_id=near.id,
             entry_code=None,
-            actor="c",
+            actor=f.coordinator("c"),
             note="x",
             today=TODAY,
         )
@@ -173,7 +173,7 @@ def test_review_queue_and_resolution(db_session):
             db_session=db_session,
             finding_id=10**9,
             entry_code=None,
-            actor="c",
+            actor=f.coordinator("c"),
             note="x",
             today=TODAY,
         )
@@ -188,24 +188,31 @@ def test_refund_steps_and_totals_per_unit_and_district(db_session):
     b = report(db_session, yanta, "WATER", "供水开户费", "100")  # 100 abolished
     c = report(db_session, beilin, "SEII", "特种设备检验费", "1000", qty="2")  # 200 over
     service.confirm_refund(
-        db_session=db_session, refund_id=a.refund.id, actor="coordinator:c", on=TODAY
+        db_session=db_session, refund_id=a.refund.id, actor=f.coordinator("c"), on=TODAY
     )
     service.mark_refunded(
         db_session=db_session,
         refund_id=a.refund.id,
-        actor="coordinator:c",
+        actor=f.coordinator("c"),
         on=TODAY + dt.timedelta(days=3),
     )
     service.confirm_refund(
-        db_session=db_session, refund_id=c.refund.id, actor="coordinator:c", on=TODAY
+        db_session=db_session, refund_id=c.refund.id, actor=f.coordinator("c"), on=TODAY
     )
     with pytest.raises(Conflict, match="须先确认"):
-        service.mark_refunded(db_session=db_session, refund_id=b.refund.id, actor="c", on=TODAY)
+        service.mark_refunded(
+            db_session=db_session, refund_id=b.refund.id, actor=f.coordinator("c"), on=TODAY
+        )
     with pytest.raises(Conflict, match="只有应退"):
-        service.confirm_refund(db_session=db_session, refund_id=a.refund.id, actor="c", on=TODAY)
+        service.confirm_refund(
+            db_session=db_session, refund_id=a.refund.id, actor=f.coordinator("c"), on=TODAY
+        )
     with pytest.raises(CheckOnceError, match="早于"):
         service.confirm_refund(
-            db_session=db_session, refund_id=b.refund.id, actor="c", on=TODAY - dt.timedelta(days=1)
+            db_session=db_session,
+            refund_id=b.refund.id,
+            actor=f.coordinator("c"),
+            on=TODAY - dt.timedelta(days=1),
         )
     totals = service.refund_totals(db_session)
     by_unit = {t.key: (t.count, t.due, t.confirmed, t.refunded) for t in totals["by_unit"]}

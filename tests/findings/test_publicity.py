@@ -68,7 +68,7 @@ def _visit_with_results(session, day, *, result="passed", items=("SAMR-SP-001",)
                 visit_id=visit.id,
                 inspection_task_id=task.id,
                 inspector_id=who.id,
-                actor="inspector:t",
+                actor=f.actor("inspector", inspector_id=who.id),
                 data=data,
                 policy=POLICY,
                 calendar=CALENDAR,
@@ -82,22 +82,28 @@ def test_publish_single_and_batch_all_or_nothing(db_session):
     _, _, (b, c) = _visit_with_results(
         db_session, D(2026, 2, 24), items=("SAMR-SP-001", "FIRE-001")
     )
-    service.publish_results(db_session=db_session, result_ids=[a.id], actor="coordinator:c")
+    service.publish_results(db_session=db_session, result_ids=[a.id], actor=f.coordinator("c"))
     assert a.published_by == "coordinator:c"
     with pytest.raises(Conflict, match="已于"):
-        service.publish_results(db_session=db_session, result_ids=[b.id, a.id], actor="c")
+        service.publish_results(
+            db_session=db_session, result_ids=[b.id, a.id], actor=f.coordinator("c")
+        )
     assert b.published_at is None  # nothing of the failed batch
     with pytest.raises(NotFound):
-        service.publish_results(db_session=db_session, result_ids=[b.id, 10**9], actor="c")
-    published = service.publish_results(db_session=db_session, result_ids=[b.id, c.id], actor="c")
+        service.publish_results(
+            db_session=db_session, result_ids=[b.id, 10**9], actor=f.coordinator("c")
+        )
+    published = service.publish_results(
+        db_session=db_session, result_ids=[b.id, c.id], actor=f.coordinator("c")
+    )
     assert {r.id for r in published} == {b.id, c.id}
     with pytest.raises(CheckOnceError):
-        service.publish_results(db_session=db_session, result_ids=[], actor="c")
+        service.publish_results(db_session=db_session, result_ids=[], actor=f.coordinator("c"))
 
 
 def test_public_list_shows_the_latest_published_revision(db_session):
     firm, visit, (first,) = _visit_with_results(db_session, D(2026, 3, 2))
-    service.publish_results(db_session=db_session, result_ids=[first.id], actor="c")
+    service.publish_results(db_session=db_session, result_ids=[first.id], actor=f.coordinator("c"))
     (task,) = tasks_of(db_session, visit)
     who = visit.team[0].inspector_id
     fixed = record_result(
@@ -105,7 +111,7 @@ def test_public_list_shows_the_latest_published_revision(db_session):
         visit_id=visit.id,
         inspection_task_id=task.id,
         inspector_id=who,
-        actor="inspector:t",
+        actor=f.actor("inspector", inspector_id=who),
         data=ResultInput(
             result="rectify",
             checklist=answers(db_session, task, "problem"),
@@ -119,8 +125,10 @@ def test_public_list_shows_the_latest_published_revision(db_session):
     rows, total = service.public_results(db_session, period="2026Q1")
     assert total == 1 and rows[0].result_name == "合格"  # the correction is not public yet
     with pytest.raises(Conflict, match="旧版本"):
-        service.publish_results(db_session=db_session, result_ids=[first.id], actor="c")
-    service.publish_results(db_session=db_session, result_ids=[fixed.id], actor="c")
+        service.publish_results(
+            db_session=db_session, result_ids=[first.id], actor=f.coordinator("c")
+        )
+    service.publish_results(db_session=db_session, result_ids=[fixed.id], actor=f.coordinator("c"))
     rows, total = service.public_results(db_session, period="2026Q1")
     assert total == 1 and (rows[0].result_name, rows[0].revision) == ("责令整改", 2)
     assert rows[0].credit_code == firm.credit_code
@@ -129,7 +137,9 @@ def test_public_list_shows_the_latest_published_revision(db_session):
 def test_csv_has_the_credit_disclosure_columns(db_session):
     firm, _, rows = _visit_with_results(db_session, D(2026, 2, 13), result="rectify")
     _visit_with_results(db_session, D(2026, 4, 1))  # another quarter, published too
-    service.publish_results(db_session=db_session, result_ids=[r.id for r in rows], actor="c")
+    service.publish_results(
+        db_session=db_session, result_ids=[r.id for r in rows], actor=f.coordinator("c")
+    )
     text = service.export_csv(db_session, period="2026Q1")
     assert text.startswith("\ufeff")
     table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
@@ -165,7 +175,7 @@ def test_overdue_results_per_department(db_session):
         (late.id, "unpublished", 1)
     ]
     assert [(o.visit_id, o.status) for o in grouped["FIRE"]] == [(silent.id, "unrecorded")]
-    service.publish_results(db_session=db_session, result_ids=[late.id], actor="c")
+    service.publish_results(db_session=db_session, result_ids=[late.id], actor=f.coordinator("c"))
     left = service.overdue_results(db_session, D(2026, 3, 20), calendar=CALENDAR, policy=POLICY)
     assert [o.status for o in left] == ["unrecorded"]
     assert on_time.id not in {o.result_id for o in left}

@@ -29,6 +29,7 @@ def test_rate_once_and_edit_within_seven_days(db_session):
     first = ratings.rate_visit(
         db_session=db_session,
         enterprise_id=firm.id,
+        actor=f.actor("enterprise", enterprise_id=firm.id),
         visit_id=visit.id,
         score=4,
         comment="检查规范",
@@ -37,6 +38,7 @@ def test_rate_once_and_edit_within_seven_days(db_session):
     edited = ratings.rate_visit(
         db_session=db_session,
         enterprise_id=firm.id,
+        actor=f.actor("enterprise", enterprise_id=firm.id),
         visit_id=visit.id,
         score=5,
         comment="",
@@ -47,6 +49,7 @@ def test_rate_once_and_edit_within_seven_days(db_session):
         ratings.rate_visit(
             db_session=db_session,
             enterprise_id=firm.id,
+            actor=f.actor("enterprise", enterprise_id=firm.id),
             visit_id=visit.id,
             score=1,
             now=NOW + dt.timedelta(days=8),
@@ -61,16 +64,30 @@ def test_only_own_completed_visits(db_session):
     other = f.enterprise(db_session)
     with pytest.raises(NotFound):
         ratings.rate_visit(
-            db_session=db_session, enterprise_id=other.id, visit_id=visit.id, score=3
+            db_session=db_session,
+            enterprise_id=other.id,
+            actor=f.actor("enterprise", enterprise_id=other.id),
+            visit_id=visit.id,
+            score=3,
         )
     visit.state = "checked_in"
     with pytest.raises(Conflict, match="完成"):
-        ratings.rate_visit(db_session=db_session, enterprise_id=firm.id, visit_id=visit.id, score=3)
+        ratings.rate_visit(
+            db_session=db_session,
+            enterprise_id=firm.id,
+            actor=f.actor("enterprise", enterprise_id=firm.id),
+            visit_id=visit.id,
+            score=3,
+        )
     visit.state = "completed"
     for bad in (0, 6):
         with pytest.raises(CheckOnceError, match="1 至 5"):
             ratings.rate_visit(
-                db_session=db_session, enterprise_id=firm.id, visit_id=visit.id, score=bad
+                db_session=db_session,
+                enterprise_id=firm.id,
+                actor=f.actor("enterprise", enterprise_id=firm.id),
+                visit_id=visit.id,
+                score=bad,
             )
 
 
@@ -83,6 +100,7 @@ def test_department_sees_anonymised_aggregates_only(db_session):
         ratings.rate_visit(
             db_session=db_session,
             enterprise_id=firm.id,
+            actor=f.actor("enterprise", enterprise_id=firm.id),
             visit_id=visit.id,
             score=score,
             comment="某某执法人员态度不好",
@@ -97,7 +115,12 @@ def test_department_sees_anonymised_aggregates_only(db_session):
     )
     firm, visit = completed_visit(db_session)
     ratings.rate_visit(
-        db_session=db_session, enterprise_id=firm.id, visit_id=visit.id, score=scores[2], now=NOW
+        db_session=db_session,
+        enterprise_id=firm.id,
+        actor=f.actor("enterprise", enterprise_id=firm.id),
+        visit_id=visit.id,
+        score=scores[2],
+        now=NOW,
     )
     shown = ratings.department_summary(db_session, samr.id)
     assert (shown.count, shown.suppressed, shown.mean) == (3, False, pytest.approx(3.67))

@@ -33,13 +33,13 @@ def picture(fmt: str = "PNG", size=(40, 30), **save) -> bytes:
 PNG = picture()
 
 
-def record(session, joint, task, who, data, actor="inspector:t"):
+def record(session, joint, task, who, data, actor=None):
     return record_result(
         db_session=session,
         visit_id=joint["visit"].id,
         inspection_task_id=task.id,
         inspector_id=who.id,
-        actor=actor,
+        actor=actor or f.as_inspector(who),
         data=data,
         policy=POLICY,
         calendar=CALENDAR,
@@ -197,7 +197,12 @@ def test_photo_is_stored_by_hash_and_verified(db_session, joint, tmp_path):
         db_session, joint, joint["food"], joint["samr"][0], passed(db_session, joint["food"])
     )
     photo = photos.add_photo(
-        db_session=db_session, result=row, data=PNG, filename="现场.png", actor="t", folder=tmp_path
+        db_session=db_session,
+        result=row,
+        data=PNG,
+        filename="现场.png",
+        actor=f.as_inspector(row.inspector),
+        folder=tmp_path,
     )
     clean, _ = photos.clean_photo(PNG)
     digest = hashlib.sha256(clean).hexdigest()
@@ -215,7 +220,7 @@ def test_photo_is_stored_by_hash_and_verified(db_session, joint, tmp_path):
             result=row,
             data=PNG,
             filename="again.png",
-            actor="t",
+            actor=f.as_inspector(row.inspector),
             folder=tmp_path,
         )
     stored.write_bytes(clean + b"tampered")
@@ -247,7 +252,7 @@ def test_bad_photos_are_refused_and_nothing_is_written(db_session, joint, tmp_pa
             result=row,
             data=data,
             filename="x",
-            actor="t",
+            actor=f.as_inspector(row.inspector),
             folder=tmp_path,
             max_pixels=1_000_000,
         )
@@ -275,7 +280,7 @@ def test_trailing_bytes_and_metadata_are_not_stored(db_session, joint, tmp_path)
         result=row,
         data=PNG + html,
         filename="p.png",
-        actor="t",
+        actor=f.as_inspector(row.inspector),
         folder=tmp_path,
     )
     stored = photos.read_photo(photo, tmp_path)
@@ -291,7 +296,7 @@ def test_trailing_bytes_and_metadata_are_not_stored(db_session, joint, tmp_path)
         result=row,
         data=jpeg,
         filename="j.jpg",
-        actor="t",
+        actor=f.as_inspector(row.inspector),
         folder=tmp_path,
     )
     stored = photos.read_photo(photo, tmp_path)

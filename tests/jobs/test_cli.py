@@ -17,21 +17,23 @@ from pathlib import Path
 import pytest
 
 
-def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
+def environment(tmp_path: Path, user: str | None = None, **extra: str) -> dict[str, str]:
+    from tests.cli_accounts import cli_env
+
     return {
-        **os.environ,
-        "CHECKONCE_DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.db'}",
+        **{k: v for k, v in os.environ.items() if k != "CHECKONCE_TOKEN"},
+        **cli_env(tmp_path, f"sqlite:///{tmp_path / 'jobs.db'}", user),
         "CHECKONCE_NOTIFICATION_CHANNEL": "database",
         "COLUMNS": "220",
         **extra,
     }
 
 
-def checkonce(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+def checkonce(tmp_path: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "checkonce", *args],
         cwd=tmp_path,
-        env=environment(tmp_path),
+        env=environment(tmp_path, user),
         capture_output=True,
         text=True,
         timeout=300,
@@ -52,11 +54,26 @@ def test_jobs_list_and_run_by_hand(tmp_path):
         assert name in listed.stdout
     assert "day_of_week=mon hour=8" in listed.stdout and "仅工作日" in listed.stdout
 
-    ran = checkonce(tmp_path, "jobs", "run", "certificate_expiry", "--now", "2026-11-23T08:00")
+    from tests.cli_accounts import make_account
+
+    make_account(f"sqlite:///{tmp_path / 'jobs.db'}", "ops-admin", "admin")
+    anonymous = checkonce(tmp_path, "jobs", "run", "certificate_expiry")
+    assert anonymous.returncode == 1 and "checkonce login" in anonymous.stderr
+    ran = checkonce(
+        tmp_path, "jobs", "run", "certificate_expiry", "--now", "2026-11-23T08:00", user="ops-admin"
+    )
     assert ran.returncode == 0, ran.stderr
     assert "certificate_expiry" in ran.stdout and "成功" in ran.stdout
 
-    holiday = checkonce(tmp_path, "jobs", "run", "missed_visit_sweep", "--now", "2026-10-01T19:00")
+    holiday = checkonce(
+        tmp_path,
+        "jobs",
+        "run",
+        "missed_visit_sweep",
+        "--now",
+        "2026-10-01T19:00",
+        user="ops-admin",
+    )
     assert holiday.returncode == 0 and "跳过" in holiday.stdout and "不是工作日" in holiday.stdout
 
     assert runs(tmp_path) == [

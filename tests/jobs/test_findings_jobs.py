@@ -29,7 +29,7 @@ def visit_with_result(session, day: dt.date):
         visit_id=visit.id,
         inspection_task_id=task.id,
         inspector_id=team[0].id,
-        actor="inspector:t",
+        actor=f.actor("inspector", inspector_id=team[0].id),
         data=passed(session, task),
         policy=POLICY,
         calendar=CALENDAR,
@@ -72,7 +72,9 @@ def test_publicity_watch_raises_one_alert_per_department(db_session, run):
     assert fire.items[0]["visit_code"] == silent.code and fire.items[0]["days_overdue"] == 1
 
     # Published during the day, the watch run again: the day's alerts show what is left.
-    service.publish_results(db_session=s, result_ids=[late.id, also_late.id], actor="c")
+    service.publish_results(
+        db_session=s, result_ids=[late.id, also_late.id], actor=f.coordinator("c")
+    )
     again = run("publicity_watch", at("2026-03-20T12:00"))
     assert again.counts == {"overdue": 1, "departments": 1}
     assert set(alerts(s)) == {"FIRE"}

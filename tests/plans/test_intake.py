@@ -193,7 +193,7 @@ def test_json_plan_reports_every_bad_task_and_writes_nothing(db_session):
         service.create_plan(
             db_session=db_session,
             data=data,
-            actor="department:甲",
+            actor=f.bureau(db_session, "SAMR", "甲"),
             policy=f.policy(),
             calendar=f.calendar(),
         )
@@ -213,7 +213,7 @@ def test_unknown_department_and_period_are_refused(db_session):
         service.create_plan(
             db_session=db_session,
             data={"department": "XXX", "period": "2027Q9", "tasks": [f.random_task()]},
-            actor="department:甲",
+            actor=f.bureau(db_session, "SAMR", "甲"),
             policy=f.policy(),
             calendar=f.calendar(),
         )
@@ -232,7 +232,7 @@ def test_file_import_creates_all_tasks(db_session, tmp_path, writer):
         path=path,
         department="SAMR",
         period="2027Q1",
-        actor="department:乙",
+        actor=f.bureau(db_session, "SAMR", "乙"),
         policy=f.policy(),
         calendar=f.calendar(),
     )
@@ -282,7 +282,7 @@ def test_file_import_with_broken_rows_changes_nothing(db_session, tmp_path, writ
             path=path,
             department="SAMR",
             period="2027Q1",
-            actor="department:乙",
+            actor=f.bureau(db_session, "SAMR", "乙"),
             policy=f.policy(),
             calendar=f.calendar(),
         )
@@ -305,5 +305,5 @@ def test_file_with_unknown_column_is_refused(db_session, tmp_path):
             path=path,
             department="SAMR",
             period="2027Q1",
-            actor="department:乙",
+            actor=f.bureau(db_session, "SAMR", "乙"),
         )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from checkonce.auth.access import PermissionDenied
 from checkonce.errors import CheckOnceError, Conflict
 from checkonce.plans import service
-from checkonce.plans.actors import PermissionDenied, authorize
 from checkonce.plans.models import InspectionTask
 from tests import factories as f
 
@@ -35,12 +35,13 @@ def move(session, plan, action, actor, **kw):
 def test_full_lifecycle_is_audited(db_session):
     firm = f.enterprise(db_session)
     plan = f.plan(db_session, [key_task(firm.credit_code), f.random_task()])
-    move(db_session, plan, "submit", "department:李四", note="一季度计划")
-    move(db_session, plan, "return", "coordinator:张三", note="请补充说明")
+    seq = f.audit_seq(db_session)
+    move(db_session, plan, "submit", f.bureau(db_session, "SAMR", "李四"), note="一季度计划")
+    move(db_session, plan, "return", f.coordinator("张三"), note="请补充说明")
     assert plan.state == "draft"
-    move(db_session, plan, "submit", "department:李四")
-    move(db_session, plan, "approve", "coordinator:张三")
-    move(db_session, plan, "publish", "coordinator:张三")
+    move(db_session, plan, "submit", f.bureau(db_session, "SAMR", "李四"))
+    move(db_session, plan, "approve", f.coordinator("张三"))
+    move(db_session, plan, "publish", f.coordinator("张三"))
     assert plan.state == "published"
     trail = [(e.actor, e.from_state, e.to_state, e.note) for e in plan.events]
     assert trail == [
@@ -52,6 +53,24 @@ def test_full_lifecycle_is_audited(db_session):
         ("coordinator:张三", "approved", "published", ""),
     ]
     assert all(e.at is not None for e in plan.events)
+    records = f.audit_since(db_session, seq)
+    assert [(r["action"], r["actor"]["username"], r["actor"]["role"]) for r in records] == [
+        ("plan.submit", "李四", "bureau"),
+        ("plan.return", "张三", "coordinator"),
+        ("plan.submit", "李四", "bureau"),
+        ("plan.approve", "张三", "coordinator"),
+        ("plan.publish", "张三", "coordinator"),
+    ]
+    assert [(r["before"], r["after"]) for r in records] == [
+        ({"state": "draft"}, {"state": "submitted"}),
+        ({"state": "submitted"}, {"state": "draft"}),
+        ({"state": "draft"}, {"state": "submitted"}),
+        ({"state": "submitted"}, {"state": "approved"}),
+        ({"state": "approved"}, {"state": "published"}),
+    ]
+    assert records[0]["detail"] == {"note": "一季度计划"}
+    assert {r["object"]["id"] for r in records} == {str(plan.id)}
+    assert {r["channel"] for r in records} == {"api"}
     assert [e.at for e in plan.events] == sorted(e.at for e in plan.events)
 
 
@@ -59,7 +78,7 @@ def test_plan_with_errors_cannot_be_submitted(db_session):
     firm = f.enterprise(db_session)
     plan = f.plan(db_session, [key_task(firm.credit_code, "EMB-001")])
     with pytest.raises(service.PlanNotSubmittable) as caught:
-        move(db_session, plan, "submit", "department:李四")
+        move(db_session, plan, "submit", f.bureau(db_session, "SAMR", "李四"))
     assert "check_item_on_list" in caught.value.message
     assert [x.rule for x in caught.value.findings] == ["check_item_on_list"]
     assert plan.state == "draft" and len(plan.events) == 1
@@ -67,7 +86,7 @@ def test_plan_with_errors_cannot_be_submitted(db_session):
 
 def test_warnings_do_not_block(db_session):
     plan = f.plan(db_session, [f.random_task(scope={"districts": ["610124"]})])
-    move(db_session, plan, "submit", "department:李四")
+    move(db_session, plan, "submit", f.bureau(db_session, "SAMR", "李四"))
     assert plan.state == "submitted"
 
 
@@ -91,7 +110,7 @@ def test_illegal_transitions_are_refused(db_session, state, action):
             db_session,
             plan,
             action,
-            "coordinator:张三",
+            f.coordinator("张三"),
             **({"note": "x"} if action == "return" else {}),
         )
     assert plan.state == state and len(plan.events) == events
@@ -100,14 +119,18 @@ def test_illegal_transitions_are_refused(db_session, state, action):
 def test_roles_are_checked(db_session):
     firm = f.enterprise(db_session)
     plan = f.plan(db_session, [key_task(firm.credit_code)], state="submitted")
+    seq = f.audit_seq(db_session)
     with pytest.raises(PermissionDenied, match="无权审核通过计划"):
-        move(db_session, plan, "approve", "department:李四")
-    with pytest.raises(CheckOnceError, match="角色:姓名"):
-        move(db_session, plan, "approve", "张三")
+        move(db_session, plan, "approve", f.bureau(db_session, "SAMR", "李四"))
+    with pytest.raises(PermissionDenied, match="无权审核通过计划"):
+        move(db_session, plan, "approve", f.actor("inspector", "张三"))
+    other = f.bureau(db_session, "EMB", "王五")
+    with pytest.raises(PermissionDenied, match="本部门"):
+        move(db_session, plan, "submit", other)
     with pytest.raises(CheckOnceError, match="退回理由"):
-        move(db_session, plan, "return", "coordinator:张三", note="  ")
+        move(db_session, plan, "return", f.coordinator("张三"), note="  ")
     assert plan.state == "submitted"
-    assert authorize(" coordinator: 张三 ", "draw.run") == "coordinator:张三"
+    assert f.audit_since(db_session, seq) == []  # refused moves leave no record
 
 
 def test_approval_creates_concrete_tasks(db_session):

@@ -74,20 +74,20 @@ def count(session, model) -> int:
 
 def test_clean_csv_is_imported(db_session, tmp_path):
     path = write_csv(tmp_path / "firms.csv", [firm_row(1), firm_row(2, ZHOUZHI, white="是")])
-    assert import_enterprises(db_session=db_session, path=path, data_dir=DATA) == 2
+    assert import_enterprises(db_session=db_session, path=path, data_dir=DATA, actor=f.admin()) == 2
     firm = db_session.scalars(select(Enterprise).where(Enterprise.name == "上传企业2")).one()
     assert firm.district_adcode == "610124" and firm.whitelisted and firm.risk_class == "C"
 
 
 def test_gbk_csv_and_industry_by_name(db_session, tmp_path):
     path = write_csv(tmp_path / "gbk.csv", [firm_row(3, industry="餐饮服务")], encoding="gbk")
-    assert import_enterprises(db_session=db_session, path=path, data_dir=DATA) == 1
+    assert import_enterprises(db_session=db_session, path=path, data_dir=DATA, actor=f.admin()) == 1
 
 
 def test_clean_excel_is_imported(db_session, tmp_path):
     rows = [[*firm_row(4)[:4], 34.2560, 108.95, "restaurant", "A", "否"]]
     path = write_xlsx(tmp_path / "firms.xlsx", rows)
-    assert import_enterprises(db_session=db_session, path=path, data_dir=DATA) == 1
+    assert import_enterprises(db_session=db_session, path=path, data_dir=DATA, actor=f.admin()) == 1
 
 
 BAD_ROWS = {
@@ -121,7 +121,7 @@ def test_each_bad_row_is_reported_and_nothing_written(db_session, tmp_path, case
     before = count(db_session, Enterprise)
     path = write_csv(tmp_path / "bad.csv", [firm_row(20), build(), firm_row(21)])
     with pytest.raises(ImportRejected) as err:
-        import_enterprises(db_session=db_session, path=path, data_dir=DATA)
+        import_enterprises(db_session=db_session, path=path, data_dir=DATA, actor=f.admin())
     errors = err.value.errors
     assert [(e.row, e.field) for e in errors] == [(3, field)], errors
     assert fragment in errors[0].reason
@@ -136,7 +136,10 @@ def test_duplicates_in_file_and_against_registry(db_session, tmp_path):
     before = count(db_session, Enterprise)
     with pytest.raises(ImportRejected) as err:
         import_enterprises(
-            db_session=db_session, path=write_csv(tmp_path / "dup.csv", rows), data_dir=DATA
+            db_session=db_session,
+            path=write_csv(tmp_path / "dup.csv", rows),
+            data_dir=DATA,
+            actor=f.admin(),
         )
     reasons = {e.row: e.reason for e in err.value.errors}
     assert "已在登记库中" in reasons[3] and "与第 2 行重复" in reasons[4]
@@ -147,7 +150,7 @@ def test_header_problems_are_reported(db_session, tmp_path):
     header = [h for h in HEAD if h != "风险等级"] + ["备注"]
     path = write_csv(tmp_path / "hdr.csv", [[*firm_row(40)[:8], "x"]], header=header)
     with pytest.raises(ImportRejected) as err:
-        import_enterprises(db_session=db_session, path=path, data_dir=DATA)
+        import_enterprises(db_session=db_session, path=path, data_dir=DATA, actor=f.admin())
     found = {(e.row, e.field, e.reason) for e in err.value.errors}
     assert (1, "备注", "无法识别的列名") in found and (1, "风险等级", "缺少必需的列") in found
 
@@ -155,9 +158,13 @@ def test_header_problems_are_reported(db_session, tmp_path):
 def test_unsupported_and_missing_files(db_session, tmp_path):
     (tmp_path / "x.txt").write_text("a")
     with pytest.raises(CheckOnceError, match="不支持的文件类型"):
-        import_enterprises(db_session=db_session, path=tmp_path / "x.txt", data_dir=DATA)
+        import_enterprises(
+            db_session=db_session, path=tmp_path / "x.txt", data_dir=DATA, actor=f.admin()
+        )
     with pytest.raises(CheckOnceError, match="文件不存在"):
-        import_enterprises(db_session=db_session, path=tmp_path / "none.csv", data_dir=DATA)
+        import_enterprises(
+            db_session=db_session, path=tmp_path / "none.csv", data_dir=DATA, actor=f.admin()
+        )
 
 
 STAFF_HEAD = [
@@ -194,7 +201,7 @@ def staff_row(n: int, **changes) -> list:
 def test_inspector_import_clean_and_with_errors(db_session, tmp_path):
     good = [staff_row(1), staff_row(2, role="网格员", cert="", **{"from": "", "to": ""})]
     path = write_csv(tmp_path / "staff.csv", good, header=STAFF_HEAD)
-    assert import_inspectors(db_session=db_session, path=path, data_dir=DATA) == 2
+    assert import_inspectors(db_session=db_session, path=path, data_dir=DATA, actor=f.admin()) == 2
     grid = db_session.scalars(select(Inspector).where(Inspector.code == "U0002")).one()
     assert grid.role == "grid" and not grid.assignable
 
@@ -212,6 +219,7 @@ def test_inspector_import_clean_and_with_errors(db_session, tmp_path):
             db_session=db_session,
             path=write_csv(tmp_path / "bad.csv", bad, header=STAFF_HEAD),
             data_dir=DATA,
+            actor=f.admin(),
         )
     by_row = {(e.row, e.field): e.reason for e in err.value.errors}
     assert "未知部门" in by_row[(2, "部门")]

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from checkonce.audit.models import AuditRecord
 from checkonce.config import packaged_data_dir
 from checkonce.db import make_engine, session_scope
 from checkonce.migrations import upgrade
 from checkonce.plans.models import Plan, PlanTask
 from checkonce.registry.reference import load_reference
 from tests import factories as f
+from tests.cli_accounts import cli_env, make_account
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +34,15 @@ def workdir(tmp_path_factory) -> Path:
         for i in range(40):
             f.enterprise(session, risk_class="ABCD"[i % 4])
     engine.dispose()
+    make_account(url, "zhangsan", "coordinator")
+    make_account(url, "lisi", "bureau", department="SAMR")
     return path
 
 
-def run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def run(workdir: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
     env = {
-        **os.environ,
-        "CHECKONCE_DATABASE_URL": f"sqlite:///{workdir / 'cli.db'}",
+        **{k: v for k, v in os.environ.items() if k != "CHECKONCE_TOKEN"},
+        **cli_env(workdir, f"sqlite:///{workdir / 'cli.db'}", user),
         "COLUMNS": "200",
     }
     return subprocess.run(
@@ -86,7 +90,15 @@ def test_plan_and_draw_end_to_end(workdir):
     )
     before = plan_count(workdir)
     refused = run(
-        workdir, "plans", "import", str(bad), "--department", "SAMR", "--period", "2027Q1"
+        workdir,
+        "plans",
+        "import",
+        str(bad),
+        "--department",
+        "SAMR",
+        "--period",
+        "2027Q1",
+        user="lisi",
     )
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
     assert (
@@ -95,31 +107,56 @@ def test_plan_and_draw_end_to_end(workdir):
     assert plan_count(workdir) == before
 
     imported = run(
-        workdir, "plans", "import", str(good), "--department", "SAMR", "--period", "2027Q1"
+        workdir,
+        "plans",
+        "import",
+        str(good),
+        "--department",
+        "SAMR",
+        "--period",
+        "2027Q1",
+        user="lisi",
     )
     assert imported.returncode == 0, imported.stderr
     assert "已导入计划" in imported.stdout and "1 条任务" in imported.stdout
     plan_id = imported.stdout.split("已导入计划 ")[1].split("（")[0]
-    assert "校验通过" in run(workdir, "plans", "validate", plan_id).stdout
-    denied = run(workdir, "plans", "approve", plan_id, "--actor", "coordinator:张三")
+    assert "校验通过" in run(workdir, "plans", "validate", plan_id, user="lisi").stdout
+    denied = run(workdir, "plans", "approve", plan_id, user="zhangsan")
     assert denied.returncode == 1 and "只有“已提交”" in denied.stderr
-    for action, actor in (
-        ("submit", "department:李四"),
-        ("approve", "coordinator:张三"),
-        ("publish", "coordinator:张三"),
-    ):
-        moved = run(workdir, "plans", action, plan_id, "--actor", actor)
+    wrong_role = run(workdir, "plans", "submit", plan_id, user="zhangsan")
+    assert wrong_role.returncode == 0, wrong_role.stderr  # coordinators may submit too
+    run(workdir, "plans", "return", plan_id, "--note", "退回重交", user="zhangsan")
+    not_theirs = run(workdir, "plans", "approve", plan_id, user="lisi")
+    assert not_theirs.returncode == 1 and "无权审核通过计划" in not_theirs.stderr
+    for action, who in (("submit", "lisi"), ("approve", "zhangsan"), ("publish", "zhangsan")):
+        moved = run(workdir, "plans", action, plan_id, user=who)
         assert moved.returncode == 0, moved.stderr
-    shown = run(workdir, "plans", "show", plan_id)
-    assert "已公开" in shown.stdout and "coordinator:张三" in shown.stdout
-    assert "SAMR" not in run(workdir, "plans", "list", "--department", "EMB").stdout
+    shown = run(workdir, "plans", "show", plan_id, user="zhangsan")
+    assert "已公开" in shown.stdout and "coordinator:zhangsan" in shown.stdout
+    assert "SAMR" not in run(workdir, "plans", "list", "--department", "EMB", user="lisi").stdout
 
     engine = make_engine(f"sqlite:///{workdir / 'cli.db'}")
     with session_scope(engine) as session:
         task_id = str(
             session.scalars(select(PlanTask.id).where(PlanTask.plan_id == int(plan_id))).one()
         )
+        trail = session.execute(
+            select(AuditRecord.action, AuditRecord.actor_username, AuditRecord.channel)
+            .where(AuditRecord.object_type == "plan", AuditRecord.object_id == plan_id)
+            .order_by(AuditRecord.seq)
+        ).all()
     engine.dispose()
+    # Every step is recorded as the account that ran it, through the command line; the
+    # refused import and the refused approvals left nothing.
+    assert [tuple(row) for row in trail] == [
+        ("plan.import", "lisi", "cli"),
+        ("plan.validate", "lisi", "cli"),
+        ("plan.submit", "zhangsan", "cli"),
+        ("plan.return", "zhangsan", "cli"),
+        ("plan.submit", "lisi", "cli"),
+        ("plan.approve", "zhangsan", "cli"),
+        ("plan.publish", "zhangsan", "cli"),
+    ]
 
     committed = run(
         workdir,
@@ -127,18 +164,17 @@ def test_plan_and_draw_end_to_end(workdir):
         "commit",
         "--task",
         task_id,
-        "--actor",
-        "coordinator:张三",
         "--out",
         "commitment.json",
+        user="zhangsan",
     )
     assert committed.returncode == 0, committed.stderr
     commitment = json.loads((workdir / "commitment.json").read_text(encoding="utf-8"))
     assert "seed" not in commitment
     draw_id = str(commitment["draw"])
-    ran = run(workdir, "draw", "run", draw_id, "--actor", "coordinator:张三")
+    ran = run(workdir, "draw", "run", draw_id, user="zhangsan")
     assert ran.returncode == 0 and "B 类 2/10" in ran.stdout and "D 类 3/10" in ran.stdout
-    assert run(workdir, "draw", "reveal", draw_id, "--actor", "coordinator:张三").returncode == 0
+    assert run(workdir, "draw", "reveal", draw_id, user="zhangsan").returncode == 0
     published = run(
         workdir,
         "draw",
@@ -146,8 +182,7 @@ def test_plan_and_draw_end_to_end(workdir):
         draw_id,
         "--out",
         "published.json",
-        "--actor",
-        "coordinator:张三",
+        user="zhangsan",
     )
     assert published.returncode == 0, published.stderr
     data = json.loads((workdir / "published.json").read_text(encoding="utf-8"))
@@ -163,7 +198,7 @@ def test_plan_and_draw_end_to_end(workdir):
     tampered = run(workdir, "draw", "verify", "--file", "tampered.json")
     assert tampered.returncode == 1 and "验证失败" in tampered.stdout
 
-    again = run(workdir, "draw", "run", draw_id, "--actor", "coordinator:张三")
+    again = run(workdir, "draw", "run", draw_id, user="zhangsan")
     assert (
         again.returncode == 1 and "只能执行一次" in again.stderr and "Traceback" not in again.stderr
     )
@@ -191,24 +226,30 @@ def test_json_plan_file(workdir):
         "SAMR",
         "-p",
         "2027Q2",
-        "--actor",
-        "department:李四",
+        user="lisi",
     )
     assert done.returncode == 0 and "2027Q2" in done.stdout, done.stderr
-    clash = run(workdir, "plans", "import", "plan.json", "-d", "SAMR", "-p", "2027Q3")
+    clash = run(workdir, "plans", "import", "plan.json", "-d", "SAMR", "-p", "2027Q3", user="lisi")
+    assert clash.returncode == 1 and "不一致" in clash.stderr
+    other = run(workdir, "plans", "import", "plan.json", "-d", "EMB", "-p", "2027Q2", user="lisi")
+    assert other.returncode == 1 and "本部门" in other.stderr
     assert clash.returncode == 1 and "不一致" in clash.stderr
 
 
 def test_bad_input_is_a_clear_error(workdir):
-    missing = run(workdir, "plans", "show", "99999")
+    missing = run(workdir, "plans", "show", "99999", user="zhangsan")
     assert missing.returncode == 1 and "计划 99999 不存在" in missing.stderr
-    actor = run(workdir, "plans", "submit", "1", "--actor", "nobody")
-    assert actor.returncode == 1 and "角色:姓名" in actor.stderr
+    actor = run(workdir, "plans", "submit", "1", "--actor", "coordinator:nobody", user="lisi")
+    assert actor.returncode == 2 and "--actor" in actor.stderr  # no such option any more
+    logged_out = run(workdir, "plans", "submit", "1")
+    assert logged_out.returncode == 1 and "checkonce login" in logged_out.stderr
     neither = run(workdir, "draw", "verify")
     assert neither.returncode == 1 and "二选一" in neither.stderr
     nofile = run(workdir, "draw", "verify", "--file", "nope.json")
     assert nofile.returncode == 1 and "文件不存在" in nofile.stderr
-    period = run(workdir, "plans", "import", "x.csv", "--department", "SAMR", "--period", "27Q1")
+    period = run(
+        workdir, "plans", "import", "x.csv", "--department", "SAMR", "--period", "27Q1", user="lisi"
+    )
     assert period.returncode == 1 and "计划期间" in period.stderr
-    for result in (missing, actor, neither, nofile, period):
+    for result in (missing, actor, logged_out, neither, nofile, period):
         assert "Traceback" not in result.stderr

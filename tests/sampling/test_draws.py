@@ -8,8 +8,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from checkonce.auth.access import PermissionDenied
 from checkonce.errors import CheckOnceError, Conflict
-from checkonce.plans.actors import PermissionDenied
 from checkonce.plans.models import InspectionTask
 from checkonce.sampling import selection
 from checkonce.sampling import service as draws
@@ -17,7 +17,7 @@ from checkonce.sampling.models import Draw
 from checkonce.sampling.verify import verify_published
 from tests import factories as f
 
-BOSS = "coordinator:张三"
+BOSS = f.coordinator("张三")
 
 
 def population(session, sizes=None, **extra):
@@ -71,8 +71,10 @@ def test_lifecycle_and_verification_from_json_only(db_session):
     draws.reveal_draw(db_session=db_session, draw_id=draw.id, actor=BOSS)
     final = draws.publish_draw(db_session=db_session, draw_id=draw.id, actor=BOSS)
     assert draw.state == "published" and draw.published_at is not None
-    assert (draw.committed_by, draw.drawn_by, draw.revealed_by, draw.published_by) == (BOSS,) * 4
-    assert final["drawn"]["by"] == BOSS and final["revealed"]["at"].endswith("Z")
+    assert (draw.committed_by, draw.drawn_by, draw.revealed_by, draw.published_by) == (
+        BOSS.label,
+    ) * 4
+    assert final["drawn"]["by"] == BOSS.label and final["revealed"]["at"].endswith("Z")
     # what was announced before the draw is exactly what the final publication commits to
     assert final["commitment"] == before["commitment"]
     assert final["commitment_sha256"] == before["commitment_sha256"]
@@ -354,7 +356,7 @@ def test_draws_need_an_approved_random_spec_and_a_coordinator(db_session):
         draws.commit_draw(
             db_session=db_session,
             plan_task_ids=[task.id],
-            actor="department:李四",
+            actor=f.bureau(db_session, "SAMR", "李四"),
             policy=f.policy(),
         )
     draw = draws.commit_draw(

@@ -16,7 +16,7 @@ from tests import factories as f
 POLICY = f.policy()
 CALENDAR = f.calendar()
 SEED = "5eed" * 16
-ACTOR = "coordinator:测试协调员"
+ACTOR = f.coordinator("测试协调员")
 # Monday–Friday weeks of March 2027 (no holiday in March).
 WEEKS = [
     ("2027-03-01", "2027-03-05"),

@@ -118,6 +118,7 @@ def do_check_in(session, person, req: CheckinRequest, now: dt.datetime = NOW):
         secret_key=SECRET,
         policy=POLICY,
         inspector_id=person.id,
+        actor=f.as_inspector(person),
         request=req,
         now=now,
     )
@@ -412,16 +413,20 @@ def test_a_check_in_takes_few_round_trips(db_session):
     codes.enterprise_of_code(db_session=s, secret_key=SECRET, scanned=scan_of(s, firm))
     first, second, unplanned = request(s, firm), request(s, firm), request(s, firm)
 
+    # Each new check-in also appends its audit record: the trail's head advanced (UPDATE …
+    # RETURNING), the record inserted, the head's hash set: three statements, no reads.
+    audit = 3
     with statements(s) as ran:
         result = do_check_in(s, a, first)
     assert result.checkin.visit_id == planned.id
     # inspector + replay, enterprise + lock, visit + entry, entry, check-in, visit, counts
-    assert len(ran) <= 7, ran
+    assert len(ran) <= 7 + audit, ran
+    assert sum("audit_record" in sql for sql in ran) == 1
 
     with statements(s) as ran:
         joined = do_check_in(s, b, second)
     assert joined.checkin.entry_id == result.checkin.entry_id
-    assert len(ran) <= 4, ran
+    assert len(ran) <= 4 + audit, ran
 
     with statements(s) as ran:
         alone = do_check_in(s, c, unplanned)
@@ -429,12 +434,12 @@ def test_a_check_in_takes_few_round_trips(db_session):
     kinds = set(s.scalars(select(EntryAlert.kind).where(EntryAlert.enterprise_id == firm.id)))
     assert kinds == {"unplanned_entry", "entries_per_day"}
     # ... + the unplanned entry's lookup, its alert, the day alert's lookup and insert
-    assert len(ran) <= 10, ran
+    assert len(ran) <= 10 + audit, ran
 
     with statements(s) as ran:
         again = do_check_in(s, c, unplanned)
     assert again.replayed and again.checkin.id == alone.checkin.id
-    assert len(ran) <= 1, ran
+    assert len(ran) <= 1, ran  # a replay adds no audit record
 
 
 # --- refused codes store nothing ------------------------------------------------------------
@@ -462,7 +467,7 @@ def test_refused_codes_store_nothing(db_session, how):
         kid = codes.verify_enterprise_token(
             db_session=s, secret_key=SECRET, token=codes.token_from_scan(scan, "e")
         ).kid
-        codes.revoke_key(db_session=s, kid=kid, actor="admin:test", reason="海报外泄")
+        codes.revoke_key(db_session=s, kid=kid, actor=f.admin("test"), reason="海报外泄")
     with pytest.raises(codes.InvalidCode):
         do_check_in(s, me, request(s, firm, scanned=scan, credit_code=credit))
     assert count(s, CheckIn, inspector_id=me.id) == 0

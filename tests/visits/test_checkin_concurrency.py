@@ -78,6 +78,7 @@ def test_concurrent_check_ins_store_exactly_one_record_per_key(pg_engine):
                     secret_key=SECRET,
                     policy=POLICY,
                     inspector_id=inspector_id,
+                    actor=f.actor("inspector", inspector_id=inspector_id),
                     request=request,
                     now=NOW,
                 )
@@ -158,6 +159,7 @@ def test_a_key_raced_across_two_enterprises_is_stored_once(pg_engine):
                         secret_key=SECRET,
                         policy=POLICY,
                         inspector_id=me,
+                        actor=f.actor("inspector", inspector_id=me),
                         request=request,
                         now=NOW,
                     )

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from checkonce.audit.models import AuditRecord
 from checkonce.config import packaged_data_dir
 from checkonce.db import make_engine, session_scope
 from checkonce.migrations import upgrade
 from checkonce.registry.reference import load_reference
 from checkonce.visits.models import ScheduleVersion
+from tests.cli_accounts import cli_env, make_account
 from tests.visits.scenario import SEED, build
 
 
@@ -30,13 +32,15 @@ def workdir(tmp_path_factory) -> Path:
         load_reference(session, packaged_data_dir())
         build(session)
     engine.dispose()
+    make_account(url, "coord", "coordinator")
+    make_account(url, "samr", "bureau", department="SAMR")
     return path
 
 
-def run(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def run(workdir: Path, *args: str, user: str | None = "coord") -> subprocess.CompletedProcess:
     env = {
-        **os.environ,
-        "CHECKONCE_DATABASE_URL": f"sqlite:///{workdir / 'cli.db'}",
+        **{k: v for k, v in os.environ.items() if k != "CHECKONCE_TOKEN"},
+        **cli_env(workdir, f"sqlite:///{workdir / 'cli.db'}", user),
         "COLUMNS": "200",
     }
     return subprocess.run(
@@ -69,6 +73,9 @@ def test_generate_publish_list_show(workdir):
     version_id = int(re.search(r"版本编号 (\d+)", done.stdout).group(1))
     assert versions(workdir) == [(1, "draft")]
 
+    refused = run(workdir, "schedule", "publish", str(version_id), user="samr")
+    assert refused.returncode == 1 and "无权发布排程" in refused.stderr
+    assert run(workdir, "schedule", "list", user="samr").returncode == 1
     published = run(workdir, "schedule", "publish", str(version_id))
     assert published.returncode == 0, published.stderr
     assert "已发布" in published.stdout
@@ -84,6 +91,19 @@ def test_generate_publish_list_show(workdir):
     replan = run(workdir, "schedule", "generate", "--period", "2027Q1", "--replan")
     assert replan.returncode == 0, replan.stderr
     assert versions(workdir) == [(1, "published"), (2, "draft")]
+    engine = make_engine(f"sqlite:///{workdir / 'cli.db'}")
+    with session_scope(engine) as session:
+        trail = session.execute(
+            select(AuditRecord.action, AuditRecord.actor_username, AuditRecord.channel)
+            .where(AuditRecord.object_type == "schedule")
+            .order_by(AuditRecord.seq)
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in trail] == [
+        ("schedule.generate", "coord", "cli"),
+        ("schedule.publish", "coord", "cli"),
+        ("schedule.generate", "coord", "cli"),
+    ]
 
 
 @pytest.mark.parametrize(

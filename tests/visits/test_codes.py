@@ -81,7 +81,7 @@ def test_a_code_signed_under_another_server_secret_is_refused(db_session):
 def test_a_code_moved_to_another_key_id_is_refused(db_session):
     firm = f.enterprise(db_session)
     old = token_of(db_session, firm)
-    new_key = codes.create_key(db_session=db_session, actor="admin:test")
+    new_key = codes.create_key(db_session=db_session, actor=f.admin("test"))
     kind, _kid, credit, signature = old.split(".")
     assert (
         refused_code(db_session, ".".join([kind, new_key.kid, credit, signature])) == "code_forged"
@@ -96,23 +96,23 @@ def test_rotation_signs_new_posters_with_the_new_key_and_revocation_kills_the_ol
     firm = f.enterprise(db_session)
     old = token_of(db_session, firm)
     old_kid = verify(db_session, old).kid
-    codes.create_key(db_session=db_session, actor="admin:test")
+    codes.create_key(db_session=db_session, actor=f.admin("test"))
     new = token_of(db_session, firm)
     assert new != old and verify(db_session, new).kid != old_kid
     assert verify(db_session, old).kid == old_kid  # old posters work until revoked
 
-    codes.revoke_key(db_session=db_session, kid=old_kid, actor="admin:test", reason="密钥泄露")
+    codes.revoke_key(db_session=db_session, kid=old_kid, actor=f.admin("test"), reason="密钥泄露")
     assert refused_code(db_session, old) == "code_revoked"
     assert verify(db_session, new).credit_code == firm.credit_code
     with pytest.raises(Exception, match="已于"):
-        codes.revoke_key(db_session=db_session, kid=old_kid, actor="admin:test", reason="再次")
+        codes.revoke_key(db_session=db_session, kid=old_kid, actor=f.admin("test"), reason="再次")
 
 
 def test_revoking_the_only_key_makes_the_next_poster_use_a_fresh_one(db_session):
     firm = f.enterprise(db_session)
     for key in codes.list_keys(db_session=db_session):
         if not key.revoked:
-            codes.revoke_key(db_session=db_session, kid=key.kid, actor="admin:t", reason="轮换")
+            codes.revoke_key(db_session=db_session, kid=key.kid, actor=f.admin("t"), reason="轮换")
     token = token_of(db_session, firm)
     assert verify(db_session, token).credit_code == firm.credit_code
 
@@ -161,7 +161,7 @@ def test_a_key_revoked_by_another_process_is_refused_once_the_cache_expires(db_s
 def test_a_revocation_here_is_immediate_even_with_the_key_cached(db_session, clock):
     token = token_of(db_session, f.enterprise(db_session))
     kid = verify(db_session, token).kid
-    codes.revoke_key(db_session=db_session, kid=kid, actor="admin:t", reason="外泄")
+    codes.revoke_key(db_session=db_session, kid=kid, actor=f.admin("t"), reason="外泄")
     assert refused_code(db_session, token) == "code_revoked"
 
 
@@ -237,9 +237,9 @@ def test_revoking_needs_a_reason_and_an_existing_key(db_session):
     from checkonce.errors import CheckOnceError, NotFound
 
     with pytest.raises(CheckOnceError, match="原因"):
-        codes.revoke_key(db_session=db_session, kid="abcd1234", actor="admin:t", reason=" ")
+        codes.revoke_key(db_session=db_session, kid="abcd1234", actor=f.admin("t"), reason=" ")
     with pytest.raises(NotFound):
-        codes.revoke_key(db_session=db_session, kid="nokey000", actor="admin:t", reason="x")
+        codes.revoke_key(db_session=db_session, kid="nokey000", actor=f.admin("t"), reason="x")
 
 
 # --- posters ---------------------------------------------------------------------------------
@@ -441,7 +441,7 @@ def test_invalid_inspection_codes_say_why(db_session, how):
         a.certificate_valid_from = TODAY - dt.timedelta(days=400)
     elif how == "revoked":
         kid = token.split(".")[1]
-        codes.revoke_key(db_session=s, kid=kid, actor="admin:t", reason="测试")
+        codes.revoke_key(db_session=s, kid=kid, actor=f.admin("t"), reason="测试")
     else:
         visit_id = token.split(".")[2]
         token = token.replace(f".{visit_id}.", f".{int(visit_id) + 1}.", 1)

@@ -18,6 +18,7 @@ from checkonce.migrations import upgrade
 from checkonce.registry.reference import load_reference
 from checkonce.visits import codes
 from tests import factories as f
+from tests.cli_accounts import cli_env, make_account
 
 SECRET = "cli-codes-secret-" + "c" * 40
 BASE = "https://jc.xa.example.cn"
@@ -34,13 +35,15 @@ def workdir(tmp_path_factory) -> tuple[Path, str]:
         load_reference(session, packaged_data_dir())
         credit = f.enterprise(session, name="西安测试餐饮有限公司").credit_code
     engine.dispose()
+    make_account(url, "zhang-admin", "admin")
+    make_account(url, "coord", "coordinator")
     return path, credit
 
 
-def run(path: Path, *args: str) -> subprocess.CompletedProcess:
+def run(path: Path, *args: str, user: str | None = None) -> subprocess.CompletedProcess:
     env = {
-        **os.environ,
-        "CHECKONCE_DATABASE_URL": f"sqlite:///{path / 'cli.db'}",
+        **{k: v for k, v in os.environ.items() if k != "CHECKONCE_TOKEN"},
+        **cli_env(path, f"sqlite:///{path / 'cli.db'}", user, SECRET),
         "CHECKONCE_SECRET_KEY": SECRET,
         "CHECKONCE_PUBLIC_URL": BASE,
         "COLUMNS": "200",
@@ -87,13 +90,15 @@ def test_poster_rotation_and_revocation(workdir, monkeypatch):
     assert "西安测试餐饮有限公司" in svg and credit in svg
 
     old_kid = verify(path, first).kid
-    done = run(path, "rotate", "--actor", "admin:张管理")
+    refused = run(path, "rotate", user="coord")
+    assert refused.returncode == 1 and "无权新建签名密钥" in refused.stderr
+    done = run(path, "rotate", user="zhang-admin")
     assert done.returncode == 0 and "已新建签名密钥" in done.stdout, done.stderr
     run(path, "poster", credit, "--out", str(path / "poster2.png"))
     second = scanned(path / "poster2.png")
     assert verify(path, second).kid != old_kid
 
-    done = run(path, "revoke", old_kid, "--reason", "旧海报作废", "--actor", "admin:张管理")
+    done = run(path, "revoke", old_kid, "--reason", "旧海报作废", user="zhang-admin")
     assert done.returncode == 0, done.stderr
     # Revoked by another process: this one trusts its copy of the key until it expires.
     assert verify(path, first).credit_code == credit
@@ -102,7 +107,7 @@ def test_poster_rotation_and_revocation(workdir, monkeypatch):
         verify(path, first)
     assert verify(path, second).credit_code == credit
 
-    listing = run(path, "keys")
+    listing = run(path, "keys", user="zhang-admin")
     assert old_kid in listing.stdout and "已作废" in listing.stdout and "当前使用" in listing.stdout
 
 
@@ -111,11 +116,12 @@ def test_poster_rotation_and_revocation(workdir, monkeypatch):
     [
         (["poster", "91610113MA00000000", "--out", "x.pdf"], "不支持的海报格式"),
         (["poster", "916101130000009999", "--out", "x.png"], "不在登记库中"),
-        (["revoke", "nokey000", "--reason", "x", "--actor", "admin:a"], "不存在"),
+        (["revoke", "nokey000", "--reason", "x"], "不存在"),
+        (["keys"], "请先运行 checkonce login"),
     ],
 )
 def test_bad_input_is_a_clear_error(workdir, args, message):
     path, _ = workdir
-    done = run(path, *args)
+    done = run(path, *args, user=None if args == ["keys"] else "zhang-admin")
     assert done.returncode == 1
     assert message in done.stderr and "Traceback" not in done.stderr

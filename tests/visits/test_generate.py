@@ -37,7 +37,7 @@ def test_generation_stores_a_clean_draft(db_session):
     version = generate(s, progress=lambda stage, fraction: stages.append((stage, fraction)))
 
     assert version.state == "draft" and version.version == 1 and version.period == "2027Q1"
-    assert version.seed == SEED and version.created_by == ACTOR
+    assert version.seed == SEED and version.created_by == ACTOR.label
     assert version.violations == 0 and version.verifier_report["ok"] is True
     m = version.metrics
     # 6 tasks; firms 0 and 1 have SAMR + FIRE in the same week: merged into one visit each

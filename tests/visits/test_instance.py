@@ -26,7 +26,7 @@ CALENDAR = WorkCalendar(packaged_data_dir() / "calendar")
 def approved_key_plan(session, dept: str, item: str, firms, window=("2026-03-02", "2026-03-31")):
     plan = create_plan(
         db_session=session,
-        actor="department:测试科",
+        actor=f.bureau(session, dept, "测试科"),
         policy=POLICY,
         calendar=CALENDAR,
         data={
@@ -45,14 +45,14 @@ def approved_key_plan(session, dept: str, item: str, firms, window=("2026-03-02"
     submit_plan(
         db_session=session,
         plan_id=plan.id,
-        actor="department:测试科",
+        actor=f.bureau(session, dept, "测试科"),
         policy=POLICY,
         calendar=CALENDAR,
     )
     approve_plan(
         db_session=session,
         plan_id=plan.id,
-        actor="coordinator:王协调",
+        actor=f.coordinator("王协调"),
         policy=POLICY,
         calendar=CALENDAR,
     )

@@ -45,7 +45,7 @@ def test_publish_supersedes_the_previous_version(db_session):
     build(s)
     v1 = generate(s)
     published = service.publish_schedule(db_session=s, schedule_id=v1.id, actor=ACTOR)
-    assert published.state == "published" and published.published_by == ACTOR
+    assert published.state == "published" and published.published_by == ACTOR.label
     assert published.published_at is not None
     v2 = generate(s)
     service.publish_schedule(db_session=s, schedule_id=v2.id, actor=ACTOR)
@@ -104,7 +104,7 @@ def test_the_database_keeps_one_published_version_per_period(db_session):
     for version in (1, 2):
         s.add(
             ScheduleVersion(
-                period="2027Q2", version=version, state="draft", seed="00", created_by=ACTOR
+                period="2027Q2", version=version, state="draft", seed="00", created_by=ACTOR.label
             )
         )
     s.flush()
@@ -121,7 +121,9 @@ def test_the_database_keeps_one_published_version_per_period(db_session):
         )
     # another period may have its own published version
     s.add(
-        ScheduleVersion(period="2027Q3", version=1, state="published", seed="00", created_by=ACTOR)
+        ScheduleVersion(
+            period="2027Q3", version=1, state="published", seed="00", created_by=ACTOR.label
+        )
     )
     s.flush()
 
@@ -135,7 +137,7 @@ def test_the_database_refuses_a_published_version_with_violations(db_session):
                 state="published",
                 seed="00",
                 violations=1,
-                created_by=ACTOR,
+                created_by=ACTOR.label,
             )
         )
         db_session.flush()

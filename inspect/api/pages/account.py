@@ -19,7 +19,7 @@ from checkonce.api.cookies import (
     set_login_cookie,
     set_session,
 )
-from checkonce.api.deps import PUBLIC, SessionDep
+from checkonce.api.deps import PUBLIC, ActorDep, SessionDep
 from checkonce.api.pages.web import (
     CsrfChecked,
     PageAllow,
@@ -161,13 +161,19 @@ def account_password(
     request: Request,
     db: SessionDep,
     principal: Annotated[Principal, Depends(EVERYONE)],
+    actor: ActorDep,
     current: Annotated[str, Form(max_length=256)] = "",
     new: Annotated[str, Form(max_length=256)] = "",
     repeated: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:
     try:
         change_password(
-            db_session=db, user_id=principal.user_id, current=current, new=new, repeated=repeated
+            db_session=db,
+            user_id=principal.user_id,
+            current=current,
+            new=new,
+            repeated=repeated,
+            actor=actor,
         )
     except CheckOnceError as exc:
         db.rollback()

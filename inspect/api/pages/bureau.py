@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from checkonce.api.deps import ObjectId, SessionDep
+from checkonce.api.deps import ActorDep, ObjectId, SessionDep
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError, ImportRejected, NotFound, RowError
@@ -131,11 +131,13 @@ def plan_detail(
 
 
 @router.post("/bureau/plans/{plan_id}/submit", dependencies=[CsrfChecked])
-def plan_submit(request: Request, plan_id: ObjectId, db: SessionDep, principal: Bureau) -> Response:
+def plan_submit(
+    request: Request, plan_id: ObjectId, db: SessionDep, principal: Bureau, actor: ActorDep
+) -> Response:
     """Submit a draft for review (refused, with the rules it breaks, when it is not valid)."""
     _own_plan(db, principal, plan_id)
     try:
-        plans.submit_plan(db_session=db, plan_id=plan_id, actor=principal.actor)
+        plans.submit_plan(db_session=db, plan_id=plan_id, actor=actor)
     except CheckOnceError as exc:
         db.rollback()
         return _plan_page(
@@ -181,6 +183,7 @@ def upload(
     request: Request,
     db: SessionDep,
     principal: Bureau,
+    actor: ActorDep,
     file: UploadFile | None = None,
     period: Annotated[str, Form(max_length=16)] = "",
     title: Annotated[str, Form(max_length=200)] = "",
@@ -211,7 +214,7 @@ def upload(
                 path=path,
                 department=department.code,
                 period=form["period"],
-                actor=principal.actor,
+                actor=actor,
                 title=form["title"],
             )
     except ImportRejected as exc:
@@ -311,7 +314,7 @@ def results(
 ) -> HTMLResponse:
     """The department's results (latest revisions) with their publication state, the overdue
     ones, and the anonymous ratings of its visits (only as aggregates of at least 3)."""
-    from checkonce.api.routers.schedules import jurisdiction
+    from checkonce.api.deps import jurisdiction
 
     department = _department(db, principal)
     policy, calendar = jurisdiction(request)

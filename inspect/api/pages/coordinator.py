@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from checkonce.api.deps import MAX_ID, ObjectId, SessionDep
+from checkonce.api.deps import MAX_ID, ActorDep, ObjectId, SessionDep
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError, NotFound
@@ -69,7 +69,7 @@ Note = Annotated[str, Form(max_length=500)]
 
 def _overdue(request: Request, db: Session) -> list:
     """Results past their publish-by date today, by the app's jurisdiction."""
-    from checkonce.api.routers.schedules import jurisdiction
+    from checkonce.api.deps import jurisdiction
 
     policy, calendar = jurisdiction(request)
     return overdue_results(db, schedules.today_in(policy), calendar=calendar, policy=policy)
@@ -268,7 +268,12 @@ def _plan_action(
 
 @router.post("/coordinator/plans/{plan_id}/approve", dependencies=[CsrfChecked])
 def plan_approve(
-    request: Request, plan_id: ObjectId, db: SessionDep, principal: Actor, note: Note = ""
+    request: Request,
+    plan_id: ObjectId,
+    db: SessionDep,
+    principal: Actor,
+    actor: ActorDep,
+    note: Note = "",
 ) -> Response:
     """Approve a submitted plan (validation runs again; same rules as the API)."""
     return _plan_action(
@@ -276,16 +281,19 @@ def plan_approve(
         db,
         principal,
         plan_id,
-        lambda: plans.approve_plan(
-            db_session=db, plan_id=plan_id, actor=principal.actor, note=note.strip()
-        ),
+        lambda: plans.approve_plan(db_session=db, plan_id=plan_id, actor=actor, note=note.strip()),
         "计划已审核通过",
     )
 
 
 @router.post("/coordinator/plans/{plan_id}/return", dependencies=[CsrfChecked])
 def plan_return(
-    request: Request, plan_id: ObjectId, db: SessionDep, principal: Actor, note: Note = ""
+    request: Request,
+    plan_id: ObjectId,
+    db: SessionDep,
+    principal: Actor,
+    actor: ActorDep,
+    note: Note = "",
 ) -> Response:
     """Return a submitted plan to its bureau as a draft, with the reason."""
     return _plan_action(
@@ -293,16 +301,19 @@ def plan_return(
         db,
         principal,
         plan_id,
-        lambda: plans.return_to_draft(
-            db_session=db, plan_id=plan_id, actor=principal.actor, note=note
-        ),
+        lambda: plans.return_to_draft(db_session=db, plan_id=plan_id, actor=actor, note=note),
         "计划已退回修改",
     )
 
 
 @router.post("/coordinator/plans/{plan_id}/publish", dependencies=[CsrfChecked])
 def plan_publish(
-    request: Request, plan_id: ObjectId, db: SessionDep, principal: Actor, note: Note = ""
+    request: Request,
+    plan_id: ObjectId,
+    db: SessionDep,
+    principal: Actor,
+    actor: ActorDep,
+    note: Note = "",
 ) -> Response:
     """Publish an approved plan (一公开)."""
     return _plan_action(
@@ -310,9 +321,7 @@ def plan_publish(
         db,
         principal,
         plan_id,
-        lambda: plans.publish_plan(
-            db_session=db, plan_id=plan_id, actor=principal.actor, note=note.strip()
-        ),
+        lambda: plans.publish_plan(db_session=db, plan_id=plan_id, actor=actor, note=note.strip()),
         "计划已公开",
     )
 
@@ -386,6 +395,7 @@ def draw_commit(
     request: Request,
     db: SessionDep,
     principal: Actor,
+    actor: ActorDep,
     plan_task: Annotated[list[int] | None, Form()] = None,
     title: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
@@ -394,9 +404,7 @@ def draw_commit(
         ids = [i for i in (plan_task or []) if 0 < i <= MAX_ID]
         if not ids:
             raise CheckOnceError("请至少选择一条双随机抽查任务")
-        draw = draws.commit_draw(
-            db_session=db, plan_task_ids=ids, actor=principal.actor, title=title.strip()
-        )
+        draw = draws.commit_draw(db_session=db, plan_task_ids=ids, actor=actor, title=title.strip())
     except CheckOnceError as exc:
         db.rollback()
         return _draws_page(request, db, principal, error=exc.message, status_code=exc.status)
@@ -460,11 +468,12 @@ def draw_step(
     step: Literal["run", "reveal", "publish"],
     db: SessionDep,
     principal: Actor,
+    actor: ActorDep,
 ) -> Response:
     """Run, reveal or publish a draw (each only in its turn)."""
     action, done = DRAW_STEPS[step]
     try:
-        action(db_session=db, draw_id=draw_id, actor=principal.actor)
+        action(db_session=db, draw_id=draw_id, actor=actor)
     except NotFound:
         raise
     except CheckOnceError as exc:
@@ -579,13 +588,11 @@ def schedule_detail(
 
 @router.post("/coordinator/schedules/{schedule_id}/publish", dependencies=[CsrfChecked])
 def schedule_publish(
-    request: Request, schedule_id: ObjectId, db: SessionDep, principal: Actor
+    request: Request, schedule_id: ObjectId, db: SessionDep, principal: Actor, actor: ActorDep
 ) -> Response:
     """Publish a clean draft version; the version in force is superseded in the same step."""
     try:
-        version = schedules.publish_schedule(
-            db_session=db, schedule_id=schedule_id, actor=principal.actor
-        )
+        version = schedules.publish_schedule(db_session=db, schedule_id=schedule_id, actor=actor)
     except NotFound:
         raise
     except CheckOnceError as exc:

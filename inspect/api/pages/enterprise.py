@@ -20,10 +20,9 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from checkonce.api.deps import ObjectId, SessionDep
+from checkonce.api.deps import ActorDep, ObjectId, SessionDep, TodayDep, jurisdiction
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render
-from checkonce.api.routers.schedules import TodayDep, jurisdiction
-from checkonce.api.routers.visits import _load, scope
+from checkonce.auth import access
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError
 from checkonce.findings import ratings
@@ -75,7 +74,8 @@ def _published_visits(request: Request, principal: Principal, today: dt.date):
             select(ScheduleVersion.id).where(ScheduleVersion.state == "published")
         )
     )
-    return scope(stmt, principal, request=request, today=today)
+    policy, calendar = jurisdiction(request)
+    return access.visible_visits(stmt, principal, today=today, policy=policy, calendar=calendar)
 
 
 def _visit_card(db: Session, visit: Visit) -> dict:
@@ -115,7 +115,9 @@ def upcoming(
         Visit.state.in_(("scheduled", "checked_in")),
     )
     visits = db.scalars(
-        _load(stmt).order_by(Visit.day, Visit.start, Visit.id).limit(UPCOMING_LIMIT)
+        access.with_visit_details(stmt)
+        .order_by(Visit.day, Visit.start, Visit.id)
+        .limit(UPCOMING_LIMIT)
     )
     cards = [_visit_card(db, v) for v in visits]
     policy, _calendar = jurisdiction(request)
@@ -151,7 +153,7 @@ def _history_context(
     pager = Pager(page, HISTORY_PER_PAGE, total)
     visits = list(
         db.scalars(
-            _load(stmt)
+            access.with_visit_details(stmt)
             .order_by(Visit.day.desc(), Visit.id.desc())
             .limit(HISTORY_PER_PAGE)
             .offset(pager.offset)
@@ -210,6 +212,7 @@ def rate(
     request: Request,
     db: SessionDep,
     principal: EnterpriseUser,
+    actor: ActorDep,
     today: TodayDep,
     score: Annotated[str, Form(max_length=8)] = "",
     comment: Annotated[str, Form(max_length=4000)] = "",
@@ -225,6 +228,7 @@ def rate(
             visit_id=visit_id,
             score=int(score),
             comment=comment,
+            actor=actor,
         )
     except CheckOnceError as exc:
         db.rollback()
@@ -320,6 +324,7 @@ def report(
     request: Request,
     db: SessionDep,
     principal: EnterpriseUser,
+    actor: ActorDep,
     today: TodayDep,
     kind: Annotated[str, Form(max_length=32)] = "",
     happened_on: Annotated[str, Form(max_length=20)] = "",
@@ -360,7 +365,7 @@ def report(
                 description=description,
                 contact=contact,
             ),
-            actor=principal.actor,
+            actor=actor,
             today=today,
         )
     except CheckOnceError as exc:

@@ -24,11 +24,9 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from checkonce.api.deps import PUBLIC, SessionDep
+from checkonce.api.deps import PUBLIC, ActorDep, SessionDep, TodayDep, jurisdiction, public_base_url
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render, session_principal
-from checkonce.api.routers.checkins import checkin_out
-from checkonce.api.routers.codes import public_base_url
-from checkonce.api.routers.schedules import TodayDep, jurisdiction
+from checkonce.api.schemas import checkin_out
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError, NotFound
 from checkonce.findings import service as findings
@@ -379,6 +377,7 @@ def backfill_checkin(
     request: Request,
     db: SessionDep,
     principal: InspectorDep,
+    actor: ActorDep,
     today: TodayDep,
     form: FormDep,
 ) -> Response:
@@ -411,6 +410,7 @@ def backfill_checkin(
             secret_key=secret_key,
             policy=policy,
             inspector_id=me.id,
+            actor=actor,
             request=CheckinRequest(
                 # What a scan of the enterprise's poster would have sent.
                 scanned=codes.enterprise_token(
@@ -461,6 +461,7 @@ def record_result(
     request: Request,
     db: SessionDep,
     principal: InspectorDep,
+    actor: ActorDep,
     today: TodayDep,
     form: FormDep,
 ) -> Response:
@@ -478,7 +479,7 @@ def record_result(
             visit_id=visit.id,
             inspection_task_id=task.id,
             inspector_id=me.id,
-            actor=principal.actor,
+            actor=actor,
             data=_result_input(form, [line.key for line in task.item.checklist]),
             policy=policy,
             calendar=calendar,
@@ -504,6 +505,7 @@ def record_fee(
     request: Request,
     db: SessionDep,
     principal: InspectorDep,
+    actor: ActorDep,
     today: TodayDep,
     form: FormDep,
 ) -> Response:
@@ -529,7 +531,7 @@ def record_fee(
             enterprise_id=visit.enterprise_id,
             source="visit",
             visit_id=visit.id,
-            actor=principal.actor,
+            actor=actor,
             today=today,
         )
     except CheckOnceError as exc:

@@ -20,9 +20,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from checkonce.api.deps import PUBLIC, ObjectId, SessionDep
+from checkonce.api.deps import PUBLIC, ObjectId, SessionDep, jurisdiction
 from checkonce.api.pages.web import render
-from checkonce.api.routers.checkins import request_policy
 from checkonce.errors import NotFound
 from checkonce.findings import service as findings
 from checkonce.plans.models import Plan, PlanTask, PlanTaskItem
@@ -231,7 +230,7 @@ def public_results(
 def inspection_code_page(token: str, request: Request, db: SessionDep) -> HTMLResponse:
     """The page an inspector's code (检查码) opens on the enterprise's phone: inspector,
     department, certificate, tasks and legal basis; or "未登记的检查：您有权拒绝" (404)."""
-    zone = ZoneInfo(request_policy(request).jurisdiction.timezone)
+    zone = ZoneInfo(jurisdiction(request)[0].jurisdiction.timezone)
     view = resolve_inspection_code(
         db_session=db,
         secret_key=request.app.state.settings.secret_key,

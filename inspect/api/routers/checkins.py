@@ -13,11 +13,12 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from checkonce.api.deps import STAFF, Allow, PageDep, SessionDep
-from checkonce.api.schemas import Page
+from checkonce.api.deps import STAFF, ActorDep, Allow, PageDep, SessionDep
+from checkonce.api.schemas import CheckinOut, Page, checkin_out
+from checkonce.auth import access
 from checkonce.auth.service import Forbidden, Principal
 from checkonce.policy import Policy, load_policy
-from checkonce.registry.models import Enterprise, Inspector
+from checkonce.registry.models import Enterprise
 from checkonce.visits.checkin import CheckinRequest, check_in
 from checkonce.visits.checkin_models import CheckIn
 
@@ -69,65 +70,6 @@ class CheckinIn(BaseModel):
         return value
 
 
-class CheckinOut(BaseModel):
-    id: int
-    idempotency_key: str
-    outcome: Literal["planned", "unplanned"]
-    message: str
-    credit_code: str
-    enterprise: str
-    inspector: str
-    visit_id: int | None
-    visit_code: str | None
-    day: dt.date
-    checked_in_at: dt.datetime
-    client_time: dt.datetime
-    recorded_at: dt.datetime
-    lat: float | None
-    lon: float | None
-    distance_m: float | None
-    outside_geofence: bool
-    backfill: bool
-    backfill_reason: str | None
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
-def checkin_out(row: CheckIn) -> CheckinOut:
-    """The answer for a check-in, built from the stored row only (a replay gets the same)."""
-    if row.outcome == "planned":
-        message = f"签到成功：已匹配计划检查 {row.visit.code if row.visit else ''}".rstrip()
-    else:
-        message = "未匹配到您今日的计划检查：已登记为计划外入企，并已向协调部门预警"
-    if row.backfill:
-        message += "（补录，已标记）"
-    if row.outside_geofence:
-        message += f"；定位距企业 {row.distance_m:.0f} 米，超出范围，已标记"
-    return CheckinOut(
-        id=row.id,
-        idempotency_key=row.idempotency_key,
-        outcome=row.outcome,  # type: ignore[arg-type]
-        message=message,
-        credit_code=row.enterprise.credit_code,
-        enterprise=row.enterprise.name,
-        inspector=row.inspector.name,
-        visit_id=row.visit_id,
-        visit_code=row.visit.code if row.visit else None,
-        day=row.day,
-        checked_in_at=_utc(row.checked_in_at),
-        client_time=_utc(row.client_time),
-        recorded_at=_utc(row.recorded_at),
-        lat=row.lat,
-        lon=row.lon,
-        distance_m=row.distance_m,
-        outside_geofence=row.outside_geofence,
-        backfill=row.backfill,
-        backfill_reason=row.backfill_reason,
-    )
-
-
 @router.post("/checkins", response_model=CheckinOut, status_code=201)
 def post_checkin(
     body: CheckinIn,
@@ -135,6 +77,7 @@ def post_checkin(
     response: Response,
     db: SessionDep,
     principal: InspectorDep,
+    actor: ActorDep,
 ) -> CheckinOut:
     """扫码入企签到。匹配本人今日在该企业的计划检查则签到；否则登记为计划外入企并预警。
     同一幂等键重复提交只保存一次，返回同一结果（响应头 Idempotent-Replay: true）。"""
@@ -145,6 +88,7 @@ def post_checkin(
         secret_key=request.app.state.settings.secret_key,
         policy=request_policy(request),
         inspector_id=principal.inspector_id,
+        actor=actor,
         request=CheckinRequest(
             scanned=body.token,
             client_time=body.client_time,
@@ -174,15 +118,9 @@ def list_checkins(
     day_to: dt.date | None = None,
 ) -> Page[CheckinOut]:
     """入企签到记录。执法人员看本人的，执法部门看本部门人员的，企业看进入本企业的。"""
-    stmt = select(CheckIn).join(Enterprise, CheckIn.enterprise_id == Enterprise.id)
-    if principal.role == "inspector":
-        stmt = stmt.where(CheckIn.inspector_id == (principal.inspector_id or -1))
-    elif principal.role == "bureau":
-        stmt = stmt.join(Inspector, CheckIn.inspector_id == Inspector.id).where(
-            Inspector.department_id == (principal.department_id or -1)
-        )
-    elif principal.role == "enterprise":
-        stmt = stmt.where(CheckIn.enterprise_id == (principal.enterprise_id or -1))
+    stmt = access.visible_checkins(
+        select(CheckIn).join(Enterprise, CheckIn.enterprise_id == Enterprise.id), principal
+    )
     if credit_code:
         stmt = stmt.where(Enterprise.credit_code == credit_code.upper())
     if outcome:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from checkonce.api.deps import STAFF, Allow, SessionDep
+from checkonce.api.deps import STAFF, ActorDep, Allow, SessionDep, public_base_url
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
 from checkonce.registry.models import Enterprise
@@ -25,11 +25,6 @@ PosterReaderDep = Annotated[Principal, Depends(Allow(*STAFF, "enterprise"))]
 MEDIA_TYPES = {"png": "image/png", "svg": "image/svg+xml"}
 # Row ids are 32-bit in the schema: a larger number is simply not found, never a server error.
 VisitId = Annotated[int, Path(ge=1, le=2**31 - 1, description="检查编号")]
-
-
-def public_base_url(request: Request) -> str:
-    """The site's address as the caller reached it: what the printed QR codes point to."""
-    return str(request.base_url).rstrip("/")
 
 
 class InspectionCodeOut(BaseModel):
@@ -149,15 +144,17 @@ def list_code_keys(db: SessionDep, _: AdminDep) -> list[KeyOut]:
 
 
 @router.post("/code-keys", response_model=KeyOut, status_code=201)
-def rotate_code_key(db: SessionDep, principal: AdminDep) -> KeyOut:
+def rotate_code_key(db: SessionDep, principal: AdminDep, actor: ActorDep) -> KeyOut:
     """轮换：新建签名密钥，此后新打印的海报和检查码用它签名；旧码在旧密钥作废前仍有效。"""
-    key = codes.create_key(db_session=db, actor=principal.actor)
+    key = codes.create_key(db_session=db, actor=actor)
     return _key_out(key, key.kid)
 
 
 @router.post("/code-keys/{kid}/revoke", response_model=KeyOut)
-def revoke_code_key(kid: str, body: RevokeIn, db: SessionDep, principal: AdminDep) -> KeyOut:
+def revoke_code_key(
+    kid: str, body: RevokeIn, db: SessionDep, principal: AdminDep, actor: ActorDep
+) -> KeyOut:
     """作废签名密钥：它签发的企业码与检查码全部失效（企业须重新打印海报）。本进程立即生效，
     其他服务进程在密钥缓存到期后（最迟 30 秒）生效。"""
-    key = codes.revoke_key(db_session=db, kid=kid, actor=principal.actor, reason=body.reason)
+    key = codes.revoke_key(db_session=db, kid=kid, actor=actor, reason=body.reason)
     return _key_out(key, _current_kid(codes.list_keys(db_session=db)))

@@ -10,7 +10,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from checkonce.api.deps import MAX_ID, PUBLIC, Allow, ObjectId, PageDep, SessionDep, YearQuery
+from checkonce.api.deps import (
+    MAX_ID,
+    PUBLIC,
+    ActorDep,
+    Allow,
+    ObjectId,
+    PageDep,
+    SessionDep,
+    YearQuery,
+)
 from checkonce.api.schemas import Page
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
@@ -79,13 +88,13 @@ def list_draws(db: SessionDep, _: Overseer, page: PageDep, year: YearQuery = Non
 
 
 @router.post("/draws", response_model=DrawOut, status_code=201)
-def commit(body: DrawIn, db: SessionDep, principal: Coordinator) -> DrawOut:
+def commit(body: DrawIn, db: SessionDep, principal: Coordinator, actor: ActorDep) -> DrawOut:
     """登记抽取承诺（种子哈希、总体哈希、分层比例），之后才能执行。多个部门的抽查任务
     一并提交即为部门联合双随机。"""
     draw = service.commit_draw(
         db_session=db,
         plan_task_ids=body.plan_task_ids,
-        actor=principal.actor,
+        actor=actor,
         title=body.title,
         exclude_drawn_same_item_year=body.exclude_drawn_same_item_year,
     )
@@ -93,29 +102,31 @@ def commit(body: DrawIn, db: SessionDep, principal: Coordinator) -> DrawOut:
 
 
 @router.post("/draws/{draw_id}/run", response_model=DrawOut)
-def run(draw_id: ObjectId, db: SessionDep, principal: Coordinator) -> DrawOut:
+def run(draw_id: ObjectId, db: SessionDep, principal: Coordinator, actor: ActorDep) -> DrawOut:
     """执行抽取，生成检查任务（每次抽取只能执行一次）。"""
-    return _out(service.run_draw(db_session=db, draw_id=draw_id, actor=principal.actor))
+    return _out(service.run_draw(db_session=db, draw_id=draw_id, actor=actor))
 
 
 @router.post("/draws/{draw_id}/reveal", response_model=DrawOut)
-def reveal(draw_id: ObjectId, db: SessionDep, principal: Coordinator) -> DrawOut:
+def reveal(draw_id: ObjectId, db: SessionDep, principal: Coordinator, actor: ActorDep) -> DrawOut:
     """公布种子。"""
-    return _out(service.reveal_draw(db_session=db, draw_id=draw_id, actor=principal.actor))
+    return _out(service.reveal_draw(db_session=db, draw_id=draw_id, actor=actor))
 
 
 @router.post("/draws/{draw_id}/publish", response_model=dict[str, Any])
-def publish(draw_id: ObjectId, db: SessionDep, principal: Coordinator) -> dict[str, Any]:
+def publish(
+    draw_id: ObjectId, db: SessionDep, principal: Coordinator, actor: ActorDep
+) -> dict[str, Any]:
     """公开抽取数据：执行前为承诺，揭示种子后为完整结果。"""
-    return service.publish_draw(db_session=db, draw_id=draw_id, actor=principal.actor)
+    return service.publish_draw(db_session=db, draw_id=draw_id, actor=actor)
 
 
 @router.post("/draws/{draw_id}/redraw", response_model=DrawOut, status_code=201)
-def redraw(draw_id: ObjectId, body: RedrawIn, db: SessionDep, principal: Coordinator) -> DrawOut:
+def redraw(
+    draw_id: ObjectId, body: RedrawIn, db: SessionDep, principal: Coordinator, actor: ActorDep
+) -> DrawOut:
     """重新抽取：新的抽取，记录理由，原抽取保留不变。"""
-    return _out(
-        service.redraw(db_session=db, draw_id=draw_id, reason=body.reason, actor=principal.actor)
-    )
+    return _out(service.redraw(db_session=db, draw_id=draw_id, reason=body.reason, actor=actor))
 
 
 @router.get("/public/draws/{draw_id}", response_model=dict[str, Any], dependencies=[PUBLIC])

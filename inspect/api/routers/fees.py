@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from checkonce.api.deps import MAX_ID, Allow, ObjectId, PageDep, SessionDep
-from checkonce.api.routers.schedules import TodayDep
+from checkonce.api.deps import MAX_ID, ActorDep, Allow, ObjectId, PageDep, SessionDep, TodayDep
 from checkonce.api.schemas import Page
+from checkonce.auth import access
 from checkonce.auth.service import Principal
 from checkonce.errors import CheckOnceError, NotFound
 from checkonce.findings.fees import service
@@ -206,20 +206,8 @@ def _department_code(db: Session, principal: Principal) -> str:
 
 
 def scoped_findings(db: Session, principal: Principal):
-    """A select of the findings the caller may see."""
-    stmt = select(FeeFinding)
-    if principal.role == "enterprise":
-        return stmt.where(FeeFinding.enterprise_id == principal.enterprise_id)
-    if principal.role == "bureau":
-        return stmt.where(FeeFinding.charging_unit == _department_code(db, principal))
-    if principal.role == "inspector":
-        return stmt.where(
-            exists().where(
-                VisitInspector.visit_id == FeeFinding.visit_id,
-                VisitInspector.inspector_id == principal.inspector_id,
-            )
-        )
-    return stmt
+    """A select of the findings the caller may see (checkonce.auth.access)."""
+    return access.visible_fee_findings(db, principal)
 
 
 def visible_finding(db: Session, principal: Principal, finding_id: int) -> FeeFinding:
@@ -249,7 +237,9 @@ def check(body: ChargeIn, db: SessionDep, principal: Reader, today: TodayDep) ->
 
 
 @router.post("/findings", response_model=FindingOut, status_code=201)
-def report(body: FindingIn, db: SessionDep, principal: Reporter, today: TodayDep) -> FindingOut:
+def report(
+    body: FindingIn, db: SessionDep, principal: Reporter, actor: ActorDep, today: TodayDep
+) -> FindingOut:
     """Record a charge: an inspector at a checked-in visit of their team, or an enterprise
     for itself."""
     data = service.ChargeInput(
@@ -282,7 +272,7 @@ def report(body: FindingIn, db: SessionDep, principal: Reporter, today: TodayDep
             enterprise_id=visit.enterprise_id,
             source="visit",
             visit_id=visit.id,
-            actor=principal.actor,
+            actor=actor,
             today=today,
         )
     else:
@@ -293,7 +283,7 @@ def report(body: FindingIn, db: SessionDep, principal: Reporter, today: TodayDep
             data=data,
             enterprise_id=principal.enterprise_id or 0,
             source="enterprise",
-            actor=principal.actor,
+            actor=actor,
             today=today,
         )
     return finding_out(row)
@@ -346,14 +336,19 @@ def review_queue(
 
 @router.post("/findings/{finding_id}/review", response_model=FindingOut)
 def resolve(
-    finding_id: ObjectId, body: ReviewIn, db: SessionDep, principal: Coordinator, today: TodayDep
+    finding_id: ObjectId,
+    body: ReviewIn,
+    db: SessionDep,
+    principal: Coordinator,
+    actor: ActorDep,
+    today: TodayDep,
 ) -> FindingOut:
     """Decide an uncertain match: the catalog entry it is, or none (off-catalog)."""
     row = service.resolve_review(
         db_session=db,
         finding_id=finding_id,
         entry_code=body.entry_code,
-        actor=principal.actor,
+        actor=actor,
         note=body.note,
         today=today,
     )
@@ -380,22 +375,22 @@ def refunds(
 
 @router.post("/refunds/{refund_id}/confirm", response_model=RefundOut)
 def confirm(
-    refund_id: ObjectId, body: RefundStepIn, db: SessionDep, principal: Coordinator
+    refund_id: ObjectId, body: RefundStepIn, db: SessionDep, principal: Coordinator, actor: ActorDep
 ) -> RefundOut:
     """The charging unit acknowledged the refund (应退 → 已确认)."""
     row = service.confirm_refund(
-        db_session=db, refund_id=refund_id, actor=principal.actor, on=body.on, note=body.note
+        db_session=db, refund_id=refund_id, actor=actor, on=body.on, note=body.note
     )
     return refund_out(row)
 
 
 @router.post("/refunds/{refund_id}/refunded", response_model=RefundOut)
 def refunded(
-    refund_id: ObjectId, body: RefundStepIn, db: SessionDep, principal: Coordinator
+    refund_id: ObjectId, body: RefundStepIn, db: SessionDep, principal: Coordinator, actor: ActorDep
 ) -> RefundOut:
     """The money is back with the enterprise (已确认 → 已退还)."""
     row = service.mark_refunded(
-        db_session=db, refund_id=refund_id, actor=principal.actor, on=body.on, note=body.note
+        db_session=db, refund_id=refund_id, actor=actor, on=body.on, note=body.note
     )
     return refund_out(row)
 

@@ -20,8 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from checkonce.api.deps import MAX_ID, Allow, ObjectId, SessionDep
-from checkonce.api.routers.schedules import TodayDep, jurisdiction
+from checkonce.api.deps import MAX_ID, ActorDep, Allow, ObjectId, SessionDep, TodayDep, jurisdiction
 from checkonce.auth.service import Principal
 from checkonce.errors import NotFound
 from checkonce.findings import photos, ratings, service
@@ -249,6 +248,7 @@ def record(
     request: Request,
     db: SessionDep,
     principal: Inspector,
+    actor: ActorDep,
 ) -> ResultOut:
     """Record a task's result, or correct it (a new revision with `correction_reason`)."""
     policy, calendar = jurisdiction(request)
@@ -257,7 +257,7 @@ def record(
         visit_id=visit_id,
         inspection_task_id=task_id,
         inspector_id=principal.inspector_id or 0,
-        actor=principal.actor,
+        actor=actor,
         data=service.ResultInput(
             result=body.result,
             checklist={k: v.model_dump() for k, v in body.checklist.items()},
@@ -288,6 +288,7 @@ def upload_photo(
     request: Request,
     db: SessionDep,
     principal: Inspector,
+    actor: ActorDep,
     file: Annotated[UploadFile, File(description="JPEG、PNG 或 WebP，不超过 10 MB")],
 ) -> PhotoOut:
     """Attach a photo to the latest revision of a result the caller's department recorded."""
@@ -306,7 +307,7 @@ def upload_photo(
         result=row,
         data=data,
         filename=file.filename or "",
-        actor=principal.actor,
+        actor=actor,
         max_bytes=settings.photo_max_bytes,
         max_pixels=settings.photo_max_pixels,
     )
@@ -336,16 +337,20 @@ def download_photo(
 
 
 @router.post("/results/publish", response_model=PublishOut)
-def publish_batch(body: PublishIn, db: SessionDep, principal: Coordinator) -> PublishOut:
+def publish_batch(
+    body: PublishIn, db: SessionDep, principal: Coordinator, actor: ActorDep
+) -> PublishOut:
     """Publish several results at once (all or none)."""
-    rows = service.publish_results(db_session=db, result_ids=body.result_ids, actor=principal.actor)
+    rows = service.publish_results(db_session=db, result_ids=body.result_ids, actor=actor)
     return PublishOut(published=[r.id for r in rows])
 
 
 @router.post("/results/{result_id}/publish", response_model=PublishOut)
-def publish_one(result_id: ObjectId, db: SessionDep, principal: Coordinator) -> PublishOut:
+def publish_one(
+    result_id: ObjectId, db: SessionDep, principal: Coordinator, actor: ActorDep
+) -> PublishOut:
     """Publish one result (一公开)."""
-    rows = service.publish_results(db_session=db, result_ids=[result_id], actor=principal.actor)
+    rows = service.publish_results(db_session=db, result_ids=[result_id], actor=actor)
     return PublishOut(published=[r.id for r in rows])
 
 
@@ -407,7 +412,9 @@ def _rating_out(row: VisitRating) -> RatingOut:
 
 
 @router.put("/visits/{visit_id}/rating", response_model=RatingOut)
-def rate(visit_id: ObjectId, body: RatingIn, db: SessionDep, principal: Enterprise) -> RatingOut:
+def rate(
+    visit_id: ObjectId, body: RatingIn, db: SessionDep, principal: Enterprise, actor: ActorDep
+) -> RatingOut:
     """Rate a completed visit of one's own enterprise (editable for seven days)."""
     row = ratings.rate_visit(
         db_session=db,
@@ -415,6 +422,7 @@ def rate(visit_id: ObjectId, body: RatingIn, db: SessionDep, principal: Enterpri
         visit_id=visit_id,
         score=body.score,
         comment=body.comment,
+        actor=actor,
     )
     return _rating_out(row)
 

@@ -13,20 +13,21 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from checkonce.api.deps import PUBLIC, Allow, ObjectId, PageDep, SessionDep, YearQuery
+from checkonce.api.deps import PUBLIC, ActorDep, Allow, ObjectId, PageDep, SessionDep, YearQuery
 from checkonce.api.schemas import Page
-from checkonce.auth.service import Forbidden, Principal
-from checkonce.errors import CheckOnceError, NotFound
+from checkonce.audit.actions import AuditAction
+from checkonce.auth import access
+from checkonce.auth.service import Principal
+from checkonce.errors import CheckOnceError
 from checkonce.plans import service
 from checkonce.plans.models import Plan, PlanTask
-from checkonce.plans.validation import validate_plan
 from checkonce.registry.models import Department
 from checkonce.tabular import read_upload
 
 router = APIRouter(tags=["检查计划"])
 PlanStaff = Annotated[Principal, Depends(Allow("admin", "coordinator", "bureau"))]
-Filer = Annotated[Principal, Depends(Allow("coordinator", "bureau"))]
-Coordinator = Annotated[Principal, Depends(Allow("coordinator"))]
+Filer = Annotated[Principal, Depends(Allow.to(AuditAction.PLAN_CREATE))]
+Coordinator = Annotated[Principal, Depends(Allow.to(AuditAction.PLAN_APPROVE))]
 
 
 class PlanTaskOut(BaseModel):
@@ -145,26 +146,6 @@ def _detail(plan: Plan, *, public: bool = False) -> PlanDetail:
     return PlanDetail(**_summary(plan, len(tasks)).model_dump(), task_list=tasks, events=events)
 
 
-def _visible_plan(db: Session, plan_id: ObjectId, principal: Principal | None) -> Plan:
-    """The plan if the caller may see it: bureaus only their own department's (else 404);
-    anonymous callers only published plans."""
-    plan = service.get_plan(db_session=db, plan_id=plan_id)
-    if principal is None:
-        if plan.state != "published":
-            raise NotFound(f"计划 {plan_id} 不存在")
-    elif principal.role == "bureau" and plan.department_id != principal.department_id:
-        raise NotFound(f"计划 {plan_id} 不存在")
-    return plan
-
-
-def _own_department(db: Session, principal: Principal, code: str) -> None:
-    if principal.role != "bureau":
-        return
-    own = db.scalar(select(Department.code).where(Department.id == principal.department_id))
-    if code != own:
-        raise Forbidden(f"执法部门账号只能提交本部门（{own}）的计划")
-
-
 def _list(
     db: Session,
     page,
@@ -213,7 +194,7 @@ def list_plans(
     department: str | None = None,
 ) -> Page[PlanOut]:
     """计划列表；执法部门只看到本部门的计划。"""
-    own = principal.department_id if principal.role == "bureau" else None
+    own = access.plan_department_filter(principal)
     return _list(
         db,
         page,
@@ -227,14 +208,13 @@ def list_plans(
 @router.get("/plans/{plan_id}", response_model=PlanDetail)
 def get_plan(plan_id: ObjectId, db: SessionDep, principal: PlanStaff) -> PlanDetail:
     """一份计划及其任务与流转记录。"""
-    return _detail(_visible_plan(db, plan_id, principal))
+    return _detail(access.visible_plan(db, plan_id, principal))
 
 
 @router.post("/plans", response_model=PlanDetail, status_code=201)
-def create_plan(body: PlanIn, db: SessionDep, principal: Filer) -> PlanDetail:
+def create_plan(body: PlanIn, db: SessionDep, _: Filer, actor: ActorDep) -> PlanDetail:
     """以 JSON 提交计划草稿（全部任务正确才写入，错误逐条列出）。"""
-    _own_department(db, principal, body.department)
-    plan = service.create_plan(db_session=db, data=body.model_dump(), actor=principal.actor)
+    plan = service.create_plan(db_session=db, data=body.model_dump(), actor=actor)
     return _detail(service.get_plan(db_session=db, plan_id=plan.id))
 
 
@@ -243,13 +223,13 @@ def upload_plan(
     file: UploadFile,
     request: Request,
     db: SessionDep,
-    principal: Filer,
+    _: Filer,
+    actor: ActorDep,
     department: Annotated[str, Form(min_length=2, max_length=16)],
     period: Annotated[str, Form(min_length=4, max_length=6)],
     title: Annotated[str, Form(max_length=200)] = "",
 ) -> PlanDetail:
     """上传计划表（CSV 或 Excel，一行一条任务）。"""
-    _own_department(db, principal, department)
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".xlsx", ".xlsm"):
         raise CheckOnceError(f"不支持的文件类型 {suffix or '（无扩展名）'}，请上传 .csv 或 .xlsx")
@@ -262,17 +242,19 @@ def upload_plan(
             path=path,
             department=department,
             period=period,
-            actor=principal.actor,
+            actor=actor,
             title=title,
         )
     return _detail(service.get_plan(db_session=db, plan_id=plan.id))
 
 
 @router.post("/plans/{plan_id}/validate", response_model=Validation)
-def validate(plan_id: ObjectId, db: SessionDep, principal: PlanStaff) -> Validation:
+def validate(
+    plan_id: ObjectId, db: SessionDep, principal: PlanStaff, actor: ActorDep
+) -> Validation:
     """按政策校验计划，列出每条问题及其规则名。"""
-    plan = _visible_plan(db, plan_id, principal)
-    findings = validate_plan(plan, db_session=db)
+    access.visible_plan(db, plan_id, principal)
+    plan, findings = service.check_plan(db_session=db, plan_id=plan_id, actor=actor)
     return Validation(
         plan_id=plan.id,
         submittable=not any(f.is_error for f in findings),
@@ -281,35 +263,39 @@ def validate(plan_id: ObjectId, db: SessionDep, principal: PlanStaff) -> Validat
 
 
 @router.post("/plans/{plan_id}/submit", response_model=PlanDetail)
-def submit(plan_id: ObjectId, db: SessionDep, principal: Filer) -> PlanDetail:
+def submit(plan_id: ObjectId, db: SessionDep, principal: Filer, actor: ActorDep) -> PlanDetail:
     """提交审核（校验不通过则不能提交）。"""
-    _visible_plan(db, plan_id, principal)
-    service.submit_plan(db_session=db, plan_id=plan_id, actor=principal.actor)
+    access.visible_plan(db, plan_id, principal)
+    service.submit_plan(db_session=db, plan_id=plan_id, actor=actor)
     return _detail(service.get_plan(db_session=db, plan_id=plan_id))
 
 
 @router.post("/plans/{plan_id}/approve", response_model=PlanDetail)
-def approve(plan_id: ObjectId, body: Note, db: SessionDep, principal: Coordinator) -> PlanDetail:
+def approve(
+    plan_id: ObjectId, body: Note, db: SessionDep, _: Coordinator, actor: ActorDep
+) -> PlanDetail:
     """协调机构审核通过。"""
-    service.approve_plan(db_session=db, plan_id=plan_id, actor=principal.actor, note=body.note)
+    service.approve_plan(db_session=db, plan_id=plan_id, actor=actor, note=body.note)
     return _detail(service.get_plan(db_session=db, plan_id=plan_id))
 
 
 @router.post("/plans/{plan_id}/publish", response_model=PlanDetail)
-def publish(plan_id: ObjectId, body: Note, db: SessionDep, principal: Coordinator) -> PlanDetail:
+def publish(
+    plan_id: ObjectId, body: Note, db: SessionDep, _: Coordinator, actor: ActorDep
+) -> PlanDetail:
     """向社会公开计划。"""
-    service.publish_plan(db_session=db, plan_id=plan_id, actor=principal.actor, note=body.note)
+    service.publish_plan(db_session=db, plan_id=plan_id, actor=actor, note=body.note)
     return _detail(service.get_plan(db_session=db, plan_id=plan_id))
 
 
 @router.post("/plans/{plan_id}/return", response_model=PlanDetail)
 def return_plan(
-    plan_id: ObjectId, body: Note, db: SessionDep, principal: Coordinator
+    plan_id: ObjectId, body: Note, db: SessionDep, _: Coordinator, actor: ActorDep
 ) -> PlanDetail:
     """退回修改（须说明理由）。"""
     if not body.note.strip():
         raise CheckOnceError("退回计划须说明理由")
-    service.return_to_draft(db_session=db, plan_id=plan_id, actor=principal.actor, note=body.note)
+    service.return_to_draft(db_session=db, plan_id=plan_id, actor=actor, note=body.note)
     return _detail(service.get_plan(db_session=db, plan_id=plan_id))
 
 
@@ -324,4 +310,4 @@ def public_plans(
 @router.get("/public/plans/{plan_id}", response_model=PlanDetail, dependencies=[PUBLIC])
 def public_plan(plan_id: ObjectId, db: SessionDep) -> PlanDetail:
     """一份已公开的计划（未公开的计划一律 404）。"""
-    return _detail(_visible_plan(db, plan_id, None), public=True)
+    return _detail(access.visible_plan(db, plan_id, None), public=True)

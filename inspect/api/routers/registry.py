@@ -5,26 +5,25 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from checkonce.api.deps import STAFF, Allow, PageDep, SessionDep
+from checkonce.api.deps import STAFF, ActorDep, Allow, PageDep, RowId, SessionDep
 from checkonce.api.schemas import Page
+from checkonce.auth import access
 from checkonce.auth.service import Principal
-from checkonce.errors import CheckOnceError, Conflict, NotFound
-from checkonce.registry import imports
-from checkonce.registry.creditcode import credit_code_problem
+from checkonce.errors import CheckOnceError, NotFound
+from checkonce.registry import edits, imports
 from checkonce.registry.jurisdiction import Jurisdiction
 from checkonce.registry.models import (
     CheckItem,
     Department,
-    District,
     Enterprise,
-    Industry,
     Inspector,
     Scene,
     SceneItem,
@@ -101,8 +100,39 @@ class EnterpriseIn(BaseModel):
 class EnterprisePatch(BaseModel):
     risk_class: str | None = Field(None, pattern="^[ABCD]$")
     whitelisted: bool | None = None
+    active: bool | None = None
+    industry_code: str | None = Field(None, min_length=1, max_length=32)
+    district_adcode: str | None = Field(None, min_length=6, max_length=6)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
     name: str | None = Field(None, min_length=1, max_length=120)
     address: str | None = Field(None, min_length=1, max_length=200)
+
+
+class InspectorPatch(BaseModel):
+    status: Literal["active", "suspended", "left"] | None = None
+    certificate_no: str | None = Field(None, min_length=1, max_length=32)
+    certificate_valid_from: dt.date | None = None
+    certificate_valid_to: dt.date | None = None
+
+
+class ConflictIn(BaseModel):
+    inspector: str = Field(min_length=1, max_length=16, description="执法人员工号")
+    credit_code: str = Field(min_length=18, max_length=18)
+    reason: str = Field(min_length=1, max_length=200)
+    declared_on: dt.date
+
+
+class ConflictOut(BaseModel):
+    id: int
+    inspector: str
+    credit_code: str
+    reason: str
+    declared_on: dt.date
+
+
+class WithdrawIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=200)
 
 
 class InspectorOut(BaseModel):
@@ -218,52 +248,41 @@ def get_enterprise(
 ) -> Enterprise:
     """一个企业；企业账号只能看到自己（其他企业一律 404）。"""
     firm = db.scalars(select(Enterprise).where(Enterprise.credit_code == credit_code)).first()
-    if firm is None or (principal.role == "enterprise" and firm.id != principal.enterprise_id):
+    if firm is None or not access.enterprise_visible_to(firm.id, principal):
         raise NotFound(f"企业 {credit_code} 不存在")
     return firm
 
 
 @router.post("/enterprises", response_model=EnterpriseOut, status_code=201)
 def create_enterprise(
-    body: EnterpriseIn, db: SessionDep, request: Request, _: AdminDep
+    body: EnterpriseIn, db: SessionDep, request: Request, _: AdminDep, actor: ActorDep
 ) -> Enterprise:
     """登记一个企业（与批量导入同样的校验）。"""
-    problem = credit_code_problem(body.credit_code)
-    if problem:
-        raise CheckOnceError(problem, code="invalid_credit_code")
-    if db.scalar(select(Enterprise.id).where(Enterprise.credit_code == body.credit_code)):
-        raise Conflict(f"企业 {body.credit_code} 已在登记库中")
-    if db.get(District, body.district_adcode) is None:
-        raise CheckOnceError(f"区县代码 {body.district_adcode} 不属于本辖区")
-    if db.get(Industry, body.industry_code) is None:
-        raise CheckOnceError(f"未知行业 {body.industry_code}")
-    if body.opens_at >= body.closes_at:
-        raise CheckOnceError("营业结束时间应晚于开始时间")
-    juris = Jurisdiction(request.app.state.settings.jurisdiction_dir)
-    actual = juris.district_of(body.lat, body.lon)
-    if actual != body.district_adcode:
-        where = juris.districts[actual].name if actual else "本市范围外"
-        raise CheckOnceError(f"坐标 ({body.lat}, {body.lon}) 位于{where}，与区县代码不符")
-    firm = Enterprise(**body.model_dump())
-    db.add(firm)
-    db.flush()
-    return firm
+    return edits.create_enterprise(
+        db_session=db,
+        actor=actor,
+        data=body.model_dump(),
+        juris=Jurisdiction(request.app.state.settings.jurisdiction_dir),
+    )
 
 
 @router.patch("/enterprises/{credit_code}", response_model=EnterpriseOut)
 def update_enterprise(
-    credit_code: str, body: EnterprisePatch, db: SessionDep, _: AdminDep
+    credit_code: str,
+    body: EnterprisePatch,
+    db: SessionDep,
+    request: Request,
+    _: AdminDep,
+    actor: ActorDep,
 ) -> Enterprise:
-    """修改企业的风险等级、白名单、名称或地址。"""
-    firm = db.scalars(select(Enterprise).where(Enterprise.credit_code == credit_code)).first()
-    if firm is None:
-        raise NotFound(f"企业 {credit_code} 不存在")
-    for name, value in body.model_dump(exclude_unset=True).items():
-        if value is None:
-            raise CheckOnceError(f"字段 {name} 不能为空")
-        setattr(firm, name, value)
-    db.flush()
-    return firm
+    """修改企业的风险等级、白名单、状态、行业、区县、名称或地址（留痕：修改前后）。"""
+    return edits.update_enterprise(
+        db_session=db,
+        actor=actor,
+        credit_code=credit_code,
+        changes=body.model_dump(exclude_unset=True),
+        juris=Jurisdiction(request.app.state.settings.jurisdiction_dir),
+    )
 
 
 @router.get("/inspectors", response_model=Page[InspectorOut])
@@ -296,7 +315,64 @@ def list_inspectors(
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
-def _upload(file: UploadFile, request: Request, db, importer) -> ImportResult:
+def _inspector_out(r: Inspector) -> InspectorOut:
+    return InspectorOut(
+        code=r.code,
+        name=r.name,
+        department=r.department.code,
+        role=r.role,
+        status=r.status,
+        certificate_no=r.certificate_no,
+        certificate_valid_to=r.certificate_valid_to,
+    )
+
+
+@router.patch("/inspectors/{code}", response_model=InspectorOut)
+def update_inspector(
+    code: Annotated[str, PathParam(max_length=16)],
+    body: InspectorPatch,
+    db: SessionDep,
+    _: AdminDep,
+    actor: ActorDep,
+) -> InspectorOut:
+    """修改执法人员的在岗状态或执法证（证号、有效期），留痕。"""
+    changes = body.model_dump(exclude_unset=True)
+    if any(v is None for v in changes.values()):
+        raise CheckOnceError("字段不能为空")
+    return _inspector_out(
+        edits.update_inspector(db_session=db, actor=actor, code=code, changes=changes)
+    )
+
+
+@router.post("/conflicts", response_model=ConflictOut, status_code=201)
+def declare_conflict(body: ConflictIn, db: SessionDep, _: AdminDep, actor: ActorDep) -> ConflictOut:
+    """登记执法人员与企业的回避关系（排程时硬性排除）。"""
+    row = edits.declare_conflict(
+        db_session=db,
+        actor=actor,
+        inspector_code=body.inspector,
+        credit_code=body.credit_code,
+        reason=body.reason,
+        declared_on=body.declared_on,
+    )
+    return ConflictOut(
+        id=row.id,
+        inspector=body.inspector,
+        credit_code=body.credit_code,
+        reason=row.reason,
+        declared_on=row.declared_on,
+    )
+
+
+@router.post("/conflicts/{conflict_id}/withdraw", status_code=204)
+def withdraw_conflict(
+    conflict_id: RowId, body: WithdrawIn, db: SessionDep, _: AdminDep, actor: ActorDep
+) -> None:
+    """撤销一条回避关系（须说明原因）。"""
+    edits.withdraw_conflict(db_session=db, actor=actor, conflict_id=conflict_id, reason=body.reason)
+
+
+def _upload(file: UploadFile, request: Request, db, importer, actor) -> ImportResult:
     suffix = Path(file.filename or "upload.csv").suffix.lower()
     if suffix not in (".csv", ".xlsx", ".xlsm"):
         raise CheckOnceError(f"不支持的文件类型 {suffix or '（无扩展名）'}，请上传 .csv 或 .xlsx")
@@ -305,22 +381,25 @@ def _upload(file: UploadFile, request: Request, db, importer) -> ImportResult:
         path = Path(folder) / (Path(file.filename or "upload").name or "upload" + suffix)
         path.write_bytes(data)
         added = importer(
-            db_session=db, path=path, data_dir=request.app.state.settings.jurisdiction_dir
+            db_session=db,
+            path=path,
+            data_dir=request.app.state.settings.jurisdiction_dir,
+            actor=actor,
         )
     return ImportResult(added=added)
 
 
 @router.post("/imports/enterprises", response_model=ImportResult)
 def upload_enterprises(
-    file: UploadFile, request: Request, db: SessionDep, _: AdminDep
+    file: UploadFile, request: Request, db: SessionDep, _: AdminDep, actor: ActorDep
 ) -> ImportResult:
     """上传企业表（CSV 或 Excel，全部正确才写入，错误逐行列出）。"""
-    return _upload(file, request, db, imports.import_enterprises)
+    return _upload(file, request, db, imports.import_enterprises, actor)
 
 
 @router.post("/imports/inspectors", response_model=ImportResult)
 def upload_inspectors(
-    file: UploadFile, request: Request, db: SessionDep, _: AdminDep
+    file: UploadFile, request: Request, db: SessionDep, _: AdminDep, actor: ActorDep
 ) -> ImportResult:
     """上传执法人员表（CSV 或 Excel）。"""
-    return _upload(file, request, db, imports.import_inspectors)
+    return _upload(file, request, db, imports.import_inspectors, actor)

@@ -7,17 +7,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from checkonce.api.deps import Allow, PageDep, SessionDep
+from checkonce.api.deps import (  # noqa: F401 (today: tests override it from here)
+    ActorDep,
+    Allow,
+    PageDep,
+    RowId,
+    SessionDep,
+    TodayDep,
+    jurisdiction,
+    today,
+)
 from checkonce.api.schemas import Page
 from checkonce.auth.service import Principal
-from checkonce.calendar import WorkCalendar
 from checkonce.plans.models import InspectionTask
-from checkonce.policy import Policy, load_policy
 from checkonce.registry.models import CheckItem, Department, Enterprise
 from checkonce.visits import jobs, service
 from checkonce.visits.models import (
@@ -31,32 +38,9 @@ from checkonce.visits.models import (
 router = APIRouter(tags=["合并排程"])
 Coordinator = Annotated[Principal, Depends(Allow("coordinator"))]
 Reader = Annotated[Principal, Depends(Allow("admin", "coordinator"))]
-# Database ids are 32-bit on PostgreSQL: larger numbers are a 422, not a driver error.
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PeriodText = Annotated[
     str, Field(min_length=4, max_length=7, pattern=r"^\d{4}([Qq][1-4]|-\d{2})?$")
 ]
-
-
-def jurisdiction(request: Request) -> tuple[Policy, WorkCalendar]:
-    """The policy and calendar of the app's jurisdiction (its own settings, not the
-    process's), read once per application: a policy change takes effect on restart."""
-    state = request.app.state
-    loaded = getattr(state, "schedule_jurisdiction", None)
-    if loaded is None:
-        folder = state.settings.jurisdiction_dir
-        loaded = (load_policy(folder / "policy.toml"), WorkCalendar(folder / "calendar"))
-        state.schedule_jurisdiction = loaded
-    return loaded
-
-
-def today(request: Request) -> dt.date:
-    """Today in the jurisdiction (tests override this dependency)."""
-    policy, _ = jurisdiction(request)
-    return service.today_in(policy)
-
-
-TodayDep = Annotated[dt.date, Depends(today)]
 
 
 class JobIn(BaseModel):
@@ -221,6 +205,7 @@ def start_job(
     background: BackgroundTasks,
     db: SessionDep,
     principal: Coordinator,
+    actor: ActorDep,
     day: TodayDep,
 ) -> JobOut:
     """生成排程（后台任务）：读取已批准任务、登记库与本年历史，求解、独立校验后存为草稿版本。"""
@@ -232,7 +217,7 @@ def start_job(
         replan=body.replan,
         freeze_workdays=body.freeze_workdays,
     )
-    job = jobs.create_job(db_session=db, request=job_request, actor=principal.actor)
+    job = jobs.create_job(db_session=db, request=job_request, actor=actor)
     out = _job_out(job)
     # Committed now: the job runs after the response, on sessions of its own.
     db.commit()
@@ -242,7 +227,7 @@ def start_job(
         sessions=request.app.state.sessions,
         job_id=job.id,
         request=job_request,
-        actor=principal.actor,
+        actor=actor,
         policy=policy,
         calendar=calendar,
         today=day,
@@ -257,10 +242,11 @@ def retry_job(
     background: BackgroundTasks,
     db: SessionDep,
     principal: Coordinator,
+    actor: ActorDep,
     day: TodayDep,
 ) -> JobOut:
     """重试失败（含中断）的生成任务：以原参数重新生成。"""
-    job = jobs.retry_job(db_session=db, job_id=job_id, actor=principal.actor)
+    job = jobs.retry_job(db_session=db, job_id=job_id, actor=actor)
     out = _job_out(job)
     db.commit()
     policy, calendar = jurisdiction(request)
@@ -269,7 +255,7 @@ def retry_job(
         sessions=request.app.state.sessions,
         job_id=job.id,
         request=jobs.request_of(job),
-        actor=principal.actor,
+        actor=actor,
         policy=policy,
         calendar=calendar,
         today=day,
@@ -319,9 +305,9 @@ def get_schedule(schedule_id: RowId, db: SessionDep, principal: Reader) -> Sched
 
 
 @router.post("/schedules/{schedule_id}/publish", response_model=ScheduleDetail)
-def publish_schedule(schedule_id: RowId, db: SessionDep, principal: Coordinator) -> ScheduleDetail:
+def publish_schedule(
+    schedule_id: RowId, db: SessionDep, principal: Coordinator, actor: ActorDep
+) -> ScheduleDetail:
     """发布草稿版本：原在用版本在同一事务中被取代；有违规的版本不能发布。"""
-    version = service.publish_schedule(
-        db_session=db, schedule_id=schedule_id, actor=principal.actor
-    )
+    version = service.publish_schedule(db_session=db, schedule_id=schedule_id, actor=actor)
     return _detail(db, version)

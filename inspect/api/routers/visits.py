@@ -18,27 +18,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session
 
-from checkonce.api.deps import Allow, PageDep, SessionDep
-from checkonce.api.routers.schedules import RowId, TodayDep, jurisdiction
+from checkonce.api.deps import Allow, PageDep, RowId, SessionDep, TodayDep, jurisdiction
 from checkonce.api.schemas import Page
+from checkonce.auth import access
 from checkonce.auth.service import Principal
 from checkonce.calendar import WorkCalendar
-from checkonce.errors import NotFound
 from checkonce.plans.models import InspectionTask
-from checkonce.registry.models import Department, Inspector
+from checkonce.registry.models import Department
 from checkonce.visits import service
 from checkonce.visits.checklist import checklist_counts, merged_checklist
 from checkonce.visits.models import (
     VISIT_STATES,
     ScheduleVersion,
     Visit,
-    VisitInspector,
     VisitTask,
 )
-from checkonce.visits.notice import ENTERED_STATES, notice_date, visible_until
+from checkonce.visits.notice import notice_date
 
 router = APIRouter(tags=["入企检查"])
 Anyone = Annotated[
@@ -119,45 +117,16 @@ class VisitDetail(VisitOut):
 
 
 def scope(stmt: Select, principal: Principal, *, request: Request, today: dt.date) -> Select:
-    """Restrict a select of visits to what `principal` may see."""
-    if principal.role in ("admin", "coordinator"):
-        return stmt
-    stmt = stmt.where(
-        Visit.schedule_id.in_(
-            select(ScheduleVersion.id).where(ScheduleVersion.state == "published")
-        )
-    )
-    if principal.role == "bureau":
-        return stmt.where(
-            exists().where(
-                VisitTask.visit_id == Visit.id,
-                InspectionTask.id == VisitTask.inspection_task_id,
-                InspectionTask.department_id == principal.department_id,
-            )
-        )
-    if principal.role == "inspector":
-        return stmt.where(
-            exists().where(
-                VisitInspector.visit_id == Visit.id,
-                VisitInspector.inspector_id == principal.inspector_id,
-            )
-        )
+    """Restrict a select of visits to what `principal` may see (checkonce.auth.access)."""
     policy, calendar = jurisdiction(request)
-    horizon = visible_until(calendar, today, policy.notice.announce_workdays_ahead)
-    return stmt.where(
-        Visit.enterprise_id == principal.enterprise_id,
-        or_(
-            Visit.state.in_(ENTERED_STATES),
-            Visit.announced.is_(True) & (Visit.day <= horizon),
-        ),
-    )
+    return access.visible_visits(stmt, principal, today=today, policy=policy, calendar=calendar)
 
 
 def _visit_out(
     visit: Visit, principal: Principal, calendar: WorkCalendar, workdays_ahead: int
 ) -> dict:
     departments = list(dict.fromkeys(t.task.department.code for t in visit.tasks))
-    show_team = principal.role != "enterprise" or visit.state in ENTERED_STATES
+    show_team = access.team_visible_to(principal, visit.state)
     return {
         "id": visit.id,
         "code": visit.code,
@@ -199,20 +168,6 @@ def _visit_out(
     }
 
 
-def _load(stmt: Select) -> Select:
-    return stmt.options(
-        selectinload(Visit.schedule),
-        selectinload(Visit.enterprise),
-        selectinload(Visit.lead_department),
-        selectinload(Visit.tasks)
-        .selectinload(VisitTask.task)
-        .selectinload(InspectionTask.department),
-        selectinload(Visit.team)
-        .selectinload(VisitInspector.inspector)
-        .selectinload(Inspector.department),
-    )
-
-
 @router.get("/visits", response_model=Page[VisitOut])
 def list_visits(
     request: Request,
@@ -234,7 +189,7 @@ def list_visits(
 ) -> Page[VisitOut]:
     """检查（入企）列表，按调用者的身份只列出其可见的检查，可按日期、区县、部门、状态筛选。"""
     stmt = select(Visit)
-    if schedule_id is not None and principal.role in ("admin", "coordinator"):
+    if schedule_id is not None and access.sees_everything(principal):
         stmt = stmt.where(Visit.schedule_id == schedule_id)
     else:
         stmt = stmt.where(
@@ -270,7 +225,10 @@ def list_visits(
         )
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     visits = db.scalars(
-        _load(stmt).order_by(Visit.day, Visit.start, Visit.id).limit(page.limit).offset(page.offset)
+        access.with_visit_details(stmt)
+        .order_by(Visit.day, Visit.start, Visit.id)
+        .limit(page.limit)
+        .offset(page.offset)
     )
     policy, calendar = jurisdiction(request)
     ahead = policy.notice.announce_workdays_ahead
@@ -286,11 +244,10 @@ def visible_visit(
     db: Session, visit_id: int, principal: Principal, *, request: Request, today: dt.date
 ) -> Visit:
     """The visit if `principal` may see it, else NotFound (whether or not it exists)."""
-    stmt = scope(select(Visit).where(Visit.id == visit_id), principal, request=request, today=today)
-    visit = db.scalars(_load(stmt)).one_or_none()
-    if visit is None:
-        raise NotFound(f"检查 {visit_id} 不存在")
-    return visit
+    policy, calendar = jurisdiction(request)
+    return access.visible_visit(
+        db, visit_id, principal, today=today, policy=policy, calendar=calendar
+    )
 
 
 @router.get("/visits/{visit_id}", response_model=VisitDetail)

@@ -12,6 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from checkonce.audit.actions import AuditAction
+from checkonce.audit.actor import Actor
+from checkonce.audit.service import record, snapshot
+from checkonce.auth import access
 from checkonce.db import utcnow
 from checkonce.errors import CheckOnceError, Conflict, NotFound
 from checkonce.findings.fees import engine
@@ -197,12 +201,13 @@ def record_fee_finding(
     data: ChargeInput,
     enterprise_id: int,
     source: str,
-    actor: str,
+    actor: Actor,
     today: dt.date,
     visit_id: int | None = None,
 ) -> FeeFinding:
     """Record a charge and its verdict; a refund is made due when the verdict finds one.
     The same receipt of the same unit and enterprise is recorded once (Conflict)."""
+    access.require(actor, AuditAction.FEE_FINDING, enterprise_id=enterprise_id)
     if db_session.get(Enterprise, enterprise_id) is None:
         raise NotFound(f"企业 {enterprise_id} 不存在")
     charge, unit, receipt = build_charge(db_session, data, today=today)
@@ -220,7 +225,7 @@ def record_fee_finding(
         quantity=charge.quantity,
         charged_on=charge.charged_on,
         receipt_no=receipt,
-        reported_by=actor,
+        reported_by=actor.label,
     )
     _apply(finding, verdict, today=today)
     try:
@@ -232,7 +237,26 @@ def record_fee_finding(
             f"票据号 {receipt}（收费单位「{charge.unit_text}」）已登记过，不能重复登记",
             code="receipt_already_recorded",
         ) from exc
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.FEE_FINDING,
+        object_type="fee_finding",
+        object_id=finding.id,
+        enterprise_id=enterprise_id,
+        after=snapshot(finding, VERDICT_FIELDS),
+        detail={
+            "source": source,
+            "visit_id": visit_id,
+            "unit": finding.unit_text,
+            "item": finding.item_charged,
+            "amount": finding.amount,
+        },
+    )
     return finding
+
+
+VERDICT_FIELDS = ["verdict", "rule", "standard_amount", "refund_due"]
 
 
 def get_finding(db_session: Session, finding_id: int) -> FeeFinding:
@@ -259,13 +283,14 @@ def resolve_review(
     db_session: Session,
     finding_id: int,
     entry_code: str | None,
-    actor: str,
+    actor: Actor,
     note: str,
     today: dt.date,
 ) -> FeeFinding:
     """A coordinator decides an uncertain match: the charge is catalog entry `entry_code`
     (then unit, validity, duplicate and standard rules decide), or no catalog item
     (`entry_code` None: off-catalog, refunded whole)."""
+    access.require(actor, AuditAction.FEE_REVIEW)
     finding = get_finding(db_session, finding_id)
     if finding.verdict != "needs_review":
         raise Conflict(f"收费发现 {finding_id} 不在复核队列中（当前判定：{finding.verdict_name}）")
@@ -292,11 +317,23 @@ def resolve_review(
             prior_charges(db_session, enterprise_id=finding.enterprise_id, exclude_id=finding.id),
             reviewed_entry=to_engine_entry(row),
         )
+    before = snapshot(finding, VERDICT_FIELDS)
     _apply(finding, verdict, today=today)
-    finding.reviewed_by = actor
+    finding.reviewed_by = actor.label
     finding.reviewed_at = utcnow()
     finding.review_note = note
     db_session.flush()
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.FEE_REVIEW,
+        object_type="fee_finding",
+        object_id=finding.id,
+        enterprise_id=finding.enterprise_id,
+        before=before,
+        after=snapshot(finding, VERDICT_FIELDS),
+        detail={"entry": entry_code, "note": note},
+    )
     return finding
 
 
@@ -310,35 +347,53 @@ def get_refund(db_session: Session, refund_id: int) -> FeeRefund:
     return refund
 
 
+def _record_refund(db_session: Session, refund: FeeRefund, actor: Actor, before: str) -> None:
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.REFUND_UPDATE,
+        object_type="fee_refund",
+        object_id=refund.id,
+        enterprise_id=refund.finding.enterprise_id,
+        before={"state": before},
+        after=snapshot(refund, ["state", "amount", "confirmed_on", "refunded_on"]),
+        detail={"note": refund.note} if refund.note else None,
+    )
+
+
 def confirm_refund(
-    *, db_session: Session, refund_id: int, actor: str, on: dt.date, note: str = ""
+    *, db_session: Session, refund_id: int, actor: Actor, on: dt.date, note: str = ""
 ) -> FeeRefund:
     """The charging unit has acknowledged the refund (应退 → 已确认)."""
+    access.require(actor, AuditAction.REFUND_UPDATE)
     refund = get_refund(db_session, refund_id)
     if refund.state != "due":
         raise Conflict(f"退费记录 {refund_id} 状态为「{refund.state_name}」，只有应退的可以确认")
     if on < refund.due_on:
         raise CheckOnceError(f"确认日期 {on} 早于应退日期 {refund.due_on}")
-    refund.state, refund.confirmed_on, refund.confirmed_by = "confirmed", on, actor
+    refund.state, refund.confirmed_on, refund.confirmed_by = "confirmed", on, actor.label
     if note.strip():
         refund.note = note.strip()
     db_session.flush()
+    _record_refund(db_session, refund, actor, "due")
     return refund
 
 
 def mark_refunded(
-    *, db_session: Session, refund_id: int, actor: str, on: dt.date, note: str = ""
+    *, db_session: Session, refund_id: int, actor: Actor, on: dt.date, note: str = ""
 ) -> FeeRefund:
     """The money is back with the enterprise (已确认 → 已退还)."""
+    access.require(actor, AuditAction.REFUND_UPDATE)
     refund = get_refund(db_session, refund_id)
     if refund.state != "confirmed":
         raise Conflict(f"退费记录 {refund_id} 状态为「{refund.state_name}」，须先确认再登记退还")
     if refund.confirmed_on is not None and on < refund.confirmed_on:
         raise CheckOnceError(f"退还日期 {on} 早于确认日期 {refund.confirmed_on}")
-    refund.state, refund.refunded_on, refund.refunded_by = "refunded", on, actor
+    refund.state, refund.refunded_on, refund.refunded_by = "refunded", on, actor.label
     if note.strip():
         refund.note = note.strip()
     db_session.flush()
+    _record_refund(db_session, refund, actor, "confirmed")
     return refund
 
 

@@ -80,6 +80,23 @@ def test_a_deactivated_user_loses_the_pages_at_once(login, users, db_session):
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
 
 
+def test_an_account_whose_role_changed_logs_in_again(login, users, db_session):
+    from checkonce.auth.service import update_user
+    from tests import factories as f
+
+    client = login("coordinator")
+    assert client.get("/coordinator", follow_redirects=False).status_code == 200
+    update_user(
+        db_session=db_session,
+        actor=f.admin(),
+        username=users["coordinator"].username,
+        role="bureau",
+        department="SAMR",
+    )
+    response = client.get("/coordinator", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
 def test_unknown_page_is_an_html_404(client):
     response = client.get("/no-such-page")
     assert response.status_code == 404

@@ -100,12 +100,22 @@ def test_upload_fixed_then_submit(login, users, db_session):
     assert plan.created_by == "department:samr1"
     page = client.get(f"/bureau/plans/{plan.id}").text
     assert "12 项规则全部通过" in page and "提交审核" in page
+    seq = f.audit_seq(db_session)
     submitted = client.post(
         f"/bureau/plans/{plan.id}/submit", data={"csrf": csrf_of(client)}, follow_redirects=False
     )
     assert submitted.status_code == 303
     db_session.refresh(plan)
     assert plan.state == "submitted"
+    # Recorded as the bureau's account, through the web page.
+    [record] = f.audit_since(db_session, seq)
+    assert record["action"] == "plan.submit" and record["channel"] == "web"
+    assert record["actor"] == {
+        "user_id": users["bureau"].id,
+        "username": "samr1",
+        "role": "bureau",
+    }
+    assert record["request_id"]
     again = client.post(f"/bureau/plans/{plan.id}/submit", data={"csrf": csrf_of(client)})
     assert again.status_code == 409 and "当前为“已提交”" in again.text
 

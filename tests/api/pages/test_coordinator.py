@@ -324,7 +324,7 @@ def test_enterprise_reports_are_listed_and_counted(login, users, db_session):
         file_report(
             db_session=db_session,
             enterprise_id=firm.id,
-            actor="enterprise:firm1",
+            actor=f.actor("enterprise", enterprise_id=firm.id),
             today=today,
             data=ReportInput(
                 kind=kind,

@@ -129,14 +129,14 @@ def completed_visit(db_session, firm, team, *, day=dt.date(2026, 11, 18), publis
                 visit_id=row.id,
                 inspection_task_id=task.id,
                 inspector_id=person.id,
-                actor="inspector:x",
+                actor=f.actor("inspector", inspector_id=person.id),
                 data=passed(db_session, task, notes="内部备注不公开"),
                 policy=f.policy(),
                 calendar=f.calendar(),
             )
         )
     if publish:
-        publish_results(db_session=db_session, result_ids=[results[0].id], actor="coordinator:c")
+        publish_results(db_session=db_session, result_ids=[results[0].id], actor=f.coordinator("c"))
     db_session.refresh(row)
     assert row.state == "completed"
     return row, food, fire
@@ -414,11 +414,12 @@ def test_other_problem_needs_no_department(login, db_session, today):
 def test_reports_of_another_enterprise_are_not_shown(login, db_session, today):
     from checkonce.visits.reports import ReportInput, file_report
 
+    elsewhere = f.enterprise(db_session)
     other = file_report(
         db_session=db_session,
-        enterprise_id=f.enterprise(db_session).id,
+        enterprise_id=elsewhere.id,
         data=ReportInput(kind="other", happened_on=TODAY, description="别家企业的反映内容很长很长"),
-        actor="enterprise:other",
+        actor=f.as_enterprise(elsewhere),
         today=TODAY,
     )
     page = login("enterprise").get("/enterprise/report")

@@ -73,13 +73,13 @@ def results(db_session, *, publish: bool, name: str):
         visit_id=visit.id,
         inspection_task_id=task.id,
         inspector_id=team[0].id,
-        actor="inspector:x",
+        actor=f.actor("inspector", inspector_id=team[0].id),
         data=passed(db_session, task),
         policy=f.policy(),
         calendar=f.calendar(),
     )
     if publish:
-        publish_results(db_session=db_session, result_ids=[row.id], actor="coordinator:c")
+        publish_results(db_session=db_session, result_ids=[row.id], actor=f.coordinator("c"))
     return row
 
 

@@ -22,6 +22,7 @@ from checkonce.auth.service import (
     create_user,
     issue_token,
 )
+from tests import factories as f
 from tests.api.conftest import PASSWORD, SECRET
 from tests.api.pages.conftest import csrf_of, post_login
 
@@ -142,6 +143,7 @@ def test_tokens_and_sessions_die_at_once_when_the_account_changes(
             current=PASSWORD,
             new="another long passphrase 42",
             repeated="another long passphrase 42",
+            actor=f.SETUP,
         )
     else:
         user.role = "admin"
@@ -276,11 +278,21 @@ def test_api_login_failures_are_audited_and_backed_off(client, users, db_session
 )
 def test_weak_passwords_are_refused(db_session, password):
     with pytest.raises(WeakPassword):
-        create_user(db_session=db_session, username="zhangsan", password=password, role="admin")
+        create_user(
+            db_session=db_session,
+            actor=f.SETUP,
+            username="zhangsan",
+            password=password,
+            role="admin",
+        )
 
 
 def test_a_strong_password_is_accepted(db_session):
     user = create_user(
-        db_session=db_session, username="lisi", password="river lamp 7 orchard", role="admin"
+        db_session=db_session,
+        actor=f.SETUP,
+        username="lisi",
+        password="river lamp 7 orchard",
+        role="admin",
     )
     assert user.id
