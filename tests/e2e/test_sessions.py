@@ -26,6 +26,7 @@ def test_typed_report_survives_an_expired_session(phone, live_server, live_sessi
     firm = f.enterprise(live_session)
     create_user(
         db_session=live_session,
+        actor=f.SETUP,
         username="e2e-firm-session",
         password=PASSWORD,
         role="enterprise",
