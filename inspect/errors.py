@@ -51,16 +51,24 @@ class RowError:
 
 
 class ImportRejected(CheckOnceError):
-    """An upload with bad rows: nothing was written, every problem is listed."""
+    """An upload with bad rows: nothing was written. The first MAX_REPORTED_ERRORS problems
+    are kept (`errors`) with the count of all of them (`total`): a file with a million bad
+    rows gets an answer of a readable size, not a million lines."""
 
     code = "import_rejected"
     status = 422
+    MAX_REPORTED_ERRORS = 200
 
     def __init__(self, errors: list[RowError], *, source: str = "") -> None:
-        self.errors = errors
+        self.total = len(errors)
+        self.errors = list(errors[: self.MAX_REPORTED_ERRORS])
         head = f"{source}：" if source else ""
-        lines = "\n".join(f"  {e}" for e in errors[:200])
-        more = f"\n  …… 另有 {len(errors) - 200} 处错误" if len(errors) > 200 else ""
+        lines = "\n".join(f"  {e}" for e in self.errors)
+        more = (
+            f"\n  …… 另有 {self.total - len(self.errors)} 处错误未列出"
+            if self.total > len(self.errors)
+            else ""
+        )
         super().__init__(
-            f"{head}导入被拒绝，共 {len(errors)} 处错误，数据库未做任何修改：\n{lines}{more}"
+            f"{head}导入被拒绝，共 {self.total} 处错误，数据库未做任何修改：\n{lines}{more}"
         )

@@ -29,10 +29,18 @@ HTTP_MESSAGES = {
 }
 
 
-def _error(status: int, code: str, message: str, details: list | None = None) -> JSONResponse:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    details: list | None = None,
+    total: int | None = None,
+) -> JSONResponse:
     body: dict = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
+    if total is not None:
+        body["total_errors"] = total  # details lists the first ones only
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
@@ -72,10 +80,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def domain_error(request: Request, exc: CheckOnceError) -> Response:
         if _is_page(request):
             return error_page(request, exc.status, exc.message)
-        details = None
+        details = total = None
         if isinstance(exc, ImportRejected):
             details = [{"row": e.row, "field": e.field, "reason": e.reason} for e in exc.errors]
-        return _error(exc.status, exc.code, exc.message, details)
+            total = exc.total
+        response = _error(exc.status, exc.code, exc.message, details, total)
+        retry_after = getattr(exc, "retry_after", 0)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -140,4 +153,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from checkonce.jobs import web as operations
 
     operations.install(app)  # /healthz, /readyz, /metrics; request ids, access logs, latency
+    from checkonce.api.security import (
+        BODY_OVERHEAD,
+        BodyLimitMiddleware,
+        SecurityHeadersMiddleware,
+        tile_origin,
+    )
+    from checkonce.maps.base import MapSettings
+
+    app.add_middleware(SecurityHeadersMiddleware, img_sources=tile_origin(MapSettings().tiles))
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=max(settings.upload_max_bytes, settings.photo_max_bytes) + BODY_OVERHEAD,
+    )
     return app

@@ -16,12 +16,12 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from checkonce.api.cookies import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok
+from checkonce.api.cookies import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, csrf_ok, renew_if_due
 from checkonce.audit.actions import AuditAction
 from checkonce.audit.actor import Actor, Channel
 from checkonce.auth import access
 from checkonce.auth.models import ROLE_NAMES
-from checkonce.auth.service import AuthError, Forbidden, Principal, read_token
+from checkonce.auth.service import AuthError, Forbidden, Principal, current_user, read_token
 from checkonce.calendar import WorkCalendar
 from checkonce.db import transaction
 from checkonce.jobs.logs import REQUEST_ID
@@ -41,20 +41,46 @@ def get_db(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
+def _check_account(request: Request, principal: Principal):
+    """The token's account, re-read in a short session of its own: the request's own
+    transaction stays untouched until the handler writes (on SQLite, a transaction that
+    reads first and writes later fails at once when another one writes meanwhile)."""
+    session = request.app.state.sessions()
+    try:
+        user = current_user(session, principal)
+        session.expunge(user)
+        return user
+    finally:
+        session.rollback()
+        session.close()
+
+
 def current_principal(request: Request, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
     """The caller from the Bearer token, else from the pages' session cookie (then an unsafe
-    method must carry the page's CSRF token)."""
+    method must carry the page's CSRF token, and the call keeps the session alive). Either
+    way the account is re-read: a token of an account deactivated, or whose password or role
+    changed since it was issued, is refused at once (once per request: the answer is kept
+    on the request for `current_actor`)."""
+    known = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     secret = request.app.state.settings.secret_key
     if token:
-        return read_token(token, secret=secret)
+        principal = read_token(token, secret=secret)
+        _check_account(request, principal)
+        request.state.principal = principal
+        return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise AuthError("请先登录")
     principal = read_token(cookie, secret=secret)
+    user = _check_account(request, principal)
     if request.method not in SAFE_METHODS and not csrf_ok(
         request, request.headers.get(CSRF_HEADER)
     ):
         raise Forbidden("页面已过期或来源不明，请刷新页面后重试")
+    renew_if_due(request, user, principal)
+    request.state.principal = principal
     return principal
 
 

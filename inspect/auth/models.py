@@ -6,8 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    event,
+    inspect,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from checkonce.db import Base, utcnow
 
@@ -53,6 +62,10 @@ class User(Base):
     inspector_id: Mapped[int | None] = mapped_column(ForeignKey("inspector.id"), unique=True)
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprise.id"), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every token and page session carries the version it was issued under; deactivating
+    # the account or changing its password, role or binding raises it, and every older
+    # token is refused on its next request (checkonce.auth.service.revoke_on_change).
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -83,3 +96,31 @@ class LoginAttempt(Base):
     client: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     success: Mapped[bool] = mapped_column(Boolean)
+    # The signed device id of a browser the account has logged in from before (None: an
+    # unknown device): failures there are counted for that device only.
+    device: Mapped[str | None] = mapped_column(String(64))
+
+
+# What ends every token and session of an account when it changes.
+REVOKING_FIELDS = (
+    "password_hash",
+    "role",
+    "active",
+    "department_id",
+    "inspector_id",
+    "enterprise_id",
+)
+
+
+@event.listens_for(Session, "before_flush")
+def revoke_on_change(session: Session, _context, _instances) -> None:
+    """Raise `token_version` of every account whose password, role, active flag or binding
+    is about to change, whichever code changes it: older tokens are refused from then on."""
+    for obj in session.dirty:
+        if not isinstance(obj, User):
+            continue
+        state = inspect(obj)
+        if any(state.attrs[name].history.has_changes() for name in REVOKING_FIELDS) and not (
+            state.attrs["token_version"].history.has_changes()
+        ):
+            obj.token_version = (obj.token_version or 0) + 1

@@ -1,8 +1,14 @@
-"""Passwords (argon2), logins with rate limiting, and short-lived JWT access tokens."""
+"""Passwords (argon2, length and strength checked), logins with back-off per account, per
+address and per known device, every attempt in the audit trail, and short-lived JWT access
+tokens that die at once when their account changes (`token_version`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import math
+import secrets
 from dataclasses import dataclass
 
 import jwt
@@ -12,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from checkonce.audit.actions import AuditAction
-from checkonce.audit.actor import Actor
+from checkonce.audit.actor import Actor, Channel
 from checkonce.audit.service import changed, record, snapshot
 from checkonce.auth.models import ROLES, LoginAttempt, Role, User
 from checkonce.db import utcnow
@@ -26,11 +32,21 @@ CLI_TOKEN_MINUTES = 8 * 60
 CLI_AUDIENCE = "checkonce-cli"
 ISSUER = "checkonce"
 ALGORITHM = "HS256"
-# Rate limits over a sliding window: per username and per client address.
+# Login back-off over a sliding window. Past the free failures, each further failure
+# doubles the wait before the next try (30 s, 1 min, 2 min … at most 15 min): per username,
+# per client address, and, for a browser the account has logged in from before (its signed
+# device cookie), per that device only, so nobody else's failures can lock the owner out.
 WINDOW = dt.timedelta(minutes=15)
 MAX_FAILURES_PER_USER = 5
 MAX_FAILURES_PER_CLIENT = 30
+FIRST_WAIT_SECONDS = 30
+MAX_WAIT_SECONDS = 15 * 60
 MIN_PASSWORD_LENGTH = 10
+# zxcvbn's score (0–4): 3 means about 10^8 guesses or more; common, repeated and keyboard
+# passwords score 0–1.
+MIN_PASSWORD_SCORE = 3
+# Words a password must not lean on, beside the account's own names.
+CONTEXT_WORDS = ("checkonce", "xian", "xa", "admin", "password", "mima", "zhifa", "qiye")
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so both failures take the same time.
@@ -51,6 +67,14 @@ class TooManyAttempts(CheckOnceError):
     code = "too_many_attempts"
     status = 429
 
+    def __init__(self, message: str, *, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class WeakPassword(CheckOnceError):
+    code = "weak_password"
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -62,6 +86,12 @@ class Principal:
     department_id: int | None = None
     inspector_id: int | None = None
     enterprise_id: int | None = None
+    token_version: int = 0
+    issued_at: int | None = None
+    # Page sessions: when the login happened (the absolute limit counts from it) and the
+    # session's id (its CSRF token is derived from it, so renewals keep forms valid).
+    auth_time: int | None = None
+    session_id: str | None = None
 
     @classmethod
     def of(cls, user: User) -> Principal:
@@ -73,6 +103,7 @@ class Principal:
             department_id=user.department_id,
             inspector_id=user.inspector_id,
             enterprise_id=user.enterprise_id,
+            token_version=user.token_version or 0,
         )
 
 
@@ -80,9 +111,25 @@ USER_FIELDS = ["username", "display_name", "role", "department_id", "inspector_i
 USER_FIELDS += ["enterprise_id", "active"]
 
 
-def hash_password(password: str) -> str:
+def check_password_strength(password: str, *, user_inputs: tuple[str, ...] = ()) -> None:
+    """Refuse a short password, or one a guesser finds early (common passwords, repeats,
+    keyboard runs, dates, the account's own names): zxcvbn with its bundled lists."""
+    from zxcvbn import zxcvbn
+
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise CheckOnceError(f"密码至少 {MIN_PASSWORD_LENGTH} 位")
+        raise WeakPassword(f"密码至少 {MIN_PASSWORD_LENGTH} 位")
+    # zxcvbn's time grows with the length; past 100 characters the first 100 decide.
+    words = [w for w in (*user_inputs, *CONTEXT_WORDS) if w]
+    result = zxcvbn(password[:100], user_inputs=words)
+    if result["score"] < MIN_PASSWORD_SCORE:
+        raise WeakPassword(
+            "密码太容易被猜到（常见密码、重复字符、键盘顺序、日期或含用户名等），"
+            "请换用更长、不常见的密码，例如几个无关词语加数字"
+        )
+
+
+def hash_password(password: str, *, user_inputs: tuple[str, ...] = ()) -> str:
+    check_password_strength(password, user_inputs=user_inputs)
     return _hasher.hash(password)
 
 
@@ -150,7 +197,7 @@ def create_user(
         username=username,
         display_name=display_name or username,
         role=role,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, user_inputs=(username, display_name)),
     )
     _bind(db_session, user, role, department, inspector, credit_code)
     db_session.add(user)
@@ -235,8 +282,8 @@ def change_password(
         raise CheckOnceError("两次输入的新密码不一致", code="password_mismatch")
     if new == current:
         raise CheckOnceError("新密码不能与当前密码相同", code="password_unchanged")
-    user.password_hash = hash_password(new)
-    db_session.flush()
+    user.password_hash = hash_password(new, user_inputs=(user.username, user.display_name))
+    db_session.flush()  # raises token_version: every other session and token ends
     record(
         db_session,
         actor=actor,
@@ -248,16 +295,95 @@ def change_password(
     return user
 
 
-def _recent_failures(db_session: Session, column, value: str, now: dt.datetime) -> int:
-    return (
-        db_session.scalar(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(
-                column == value, LoginAttempt.success.is_(False), LoginAttempt.at >= now - WINDOW
-            )
+def backoff_seconds(failures: int, free: int) -> int:
+    """Seconds to wait after the last of `failures` recent failures when `free` are allowed
+    without waiting: 0, then 30 s doubling up to 15 min."""
+    if failures < free:
+        return 0
+    return min(FIRST_WAIT_SECONDS * 2 ** min(failures - free, 16), MAX_WAIT_SECONDS)
+
+
+def _failures(db_session: Session, now: dt.datetime, *conditions) -> tuple[int, dt.datetime | None]:
+    count, last = db_session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            LoginAttempt.success.is_(False), LoginAttempt.at >= now - WINDOW, *conditions
         )
-        or 0
+    ).one()
+    return count or 0, last
+
+
+def _wait(count: int, last: dt.datetime | None, free: int, now: dt.datetime) -> int:
+    if last is None:
+        return 0
+    if last.tzinfo is None:  # SQLite hands back naive UTC
+        last = last.replace(tzinfo=dt.UTC)
+    remaining = (last + dt.timedelta(seconds=backoff_seconds(count, free)) - now).total_seconds()
+    return max(0, math.ceil(remaining))
+
+
+def login_wait(
+    db_session: Session,
+    *,
+    username: str,
+    client: str,
+    device: str | None,
+    now: dt.datetime,
+) -> int:
+    """Seconds before this login may be tried (0: now). On a known device only that
+    device's failures count; elsewhere the username's and the address's failures from
+    unknown devices do."""
+    if device is not None:
+        count, last = _failures(
+            db_session, now, LoginAttempt.username == username, LoginAttempt.device == device
+        )
+        return _wait(count, last, MAX_FAILURES_PER_USER, now)
+    unknown = LoginAttempt.device.is_(None)
+    by_user = _failures(db_session, now, LoginAttempt.username == username, unknown)
+    by_client = _failures(db_session, now, LoginAttempt.client == client, unknown)
+    return max(
+        _wait(*by_user, MAX_FAILURES_PER_USER, now),
+        _wait(*by_client, MAX_FAILURES_PER_CLIENT, now),
+    )
+
+
+def _wait_text(seconds: int) -> str:
+    return f"{seconds} 秒" if seconds < 60 else f"{math.ceil(seconds / 60)} 分钟"
+
+
+def _audit_login(
+    db_session: Session,
+    *,
+    ok: bool,
+    user: User | None,
+    username: str,
+    client: str,
+    channel: Channel,
+    request_id: str | None,
+    reason: str = "",
+    device: str | None = None,
+) -> None:
+    from checkonce.audit.service import record
+
+    actor = Actor(
+        user_id=user.id if user is not None else None,
+        username=username[:80],
+        role=user.role if user is not None else "anonymous",
+        channel=channel,
+        department_id=user.department_id if user is not None else None,
+        inspector_id=user.inspector_id if user is not None else None,
+        enterprise_id=user.enterprise_id if user is not None else None,
+        request_id=request_id,
+    )
+    detail = {"client": client[:64], "known_device": device is not None}
+    if reason:
+        detail["reason"] = reason
+    record(
+        db_session,
+        actor=actor,
+        action=AuditAction.LOGIN if ok else AuditAction.LOGIN_FAILED,
+        object_type="user",
+        object_id=user.id if user is not None else username[:80],
+        detail=detail,
     )
 
 
@@ -268,30 +394,92 @@ def authenticate(
     password: str,
     client: str,
     now: dt.datetime | None = None,
+    device: str | None = None,
+    channel: Channel = Channel.API,
+    request_id: str | None = None,
 ) -> User:
-    """The user for these credentials. Wrong user and wrong password give the same error;
-    too many recent failures for the username or the client are refused before checking."""
+    """The user for these credentials. Wrong user and wrong password give the same error.
+    A login tried too soon after repeated failures is refused before the password is
+    checked (`login_wait`); `device` is the id of a known device of this account
+    (`device_for`). Every attempt, refused ones included, is in the audit trail; the caller
+    commits failures too (they are what the back-off counts)."""
     now = now or utcnow()
-    if (
-        _recent_failures(db_session, LoginAttempt.username, username, now) >= MAX_FAILURES_PER_USER
-        or _recent_failures(db_session, LoginAttempt.client, client, now) >= MAX_FAILURES_PER_CLIENT
-    ):
-        raise TooManyAttempts("登录失败次数过多，请 15 分钟后再试")
+    username = username[:64]
     user = db_session.scalars(select(User).where(User.username == username)).first()
+    wait = login_wait(db_session, username=username, client=client, device=device, now=now)
+    if wait > 0:
+        _audit_login(
+            db_session,
+            ok=False,
+            user=user,
+            username=username,
+            client=client,
+            channel=channel,
+            request_id=request_id,
+            reason="throttled",
+            device=device,
+        )
+        db_session.flush()
+        raise TooManyAttempts(f"登录失败次数过多，请 {_wait_text(wait)}后再试", retry_after=wait)
     ok = False
     try:
         ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         ok = False
-    ok = ok and user is not None and user.active
-    db_session.add(LoginAttempt(username=username[:64], client=client[:64], at=now, success=ok))
+    reason = "" if ok else ("unknown_user" if user is None else "wrong_password")
+    if ok and user is not None and not user.active:
+        ok, reason = False, "inactive"
+    db_session.add(
+        LoginAttempt(username=username, client=client[:64], at=now, success=ok, device=device)
+    )
+    _audit_login(
+        db_session,
+        ok=ok,
+        user=user,
+        username=username,
+        client=client,
+        channel=channel,
+        request_id=request_id,
+        reason=reason,
+        device=device,
+    )
     db_session.flush()
     if not ok:
         raise AuthError("用户名或密码错误")
+    assert user is not None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     user.last_login_at = now
     return user
+
+
+# --- known devices ----------------------------------------------------------------------
+
+
+def _device_mac(secret: str, user_id: int, device_id: str) -> str:
+    message = f"device:{user_id}:{device_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def new_device_cookie(user: User, *, secret: str, device_id: str | None = None) -> str:
+    """The value of the cookie that marks this browser as a device `user` logged in from."""
+    device_id = device_id or secrets.token_hex(12)
+    return f"{user.id}.{device_id}.{_device_mac(secret, user.id, device_id)}"
+
+
+def device_for(
+    db_session: Session, cookie: str | None, *, username: str, secret: str
+) -> str | None:
+    """The device id in a valid device cookie of the account `username`, else None."""
+    if not cookie or cookie.count(".") != 2:
+        return None
+    user_part, device_id, mac = cookie.split(".")
+    if not user_part.isdigit() or not device_id or len(device_id) > 40:
+        return None
+    if not hmac.compare_digest(mac, _device_mac(secret, int(user_part), device_id)):
+        return None
+    owner = db_session.scalar(select(User.id).where(User.username == username[:64]))
+    return device_id if owner == int(user_part) else None
 
 
 def issue_token(
@@ -299,10 +487,18 @@ def issue_token(
     *,
     secret: str,
     now: dt.datetime | None = None,
-    minutes: int = ACCESS_TOKEN_MINUTES,
+    minutes: float = ACCESS_TOKEN_MINUTES,
     audience: str | None = None,
+    auth_time: int | None = None,
+    not_after: int | None = None,
+    session_id: str | None = None,
 ) -> str:
+    """A signed access token of `user` valid `minutes` (never past `not_after`, a Unix time).
+    Page sessions pass the login's `auth_time` and their `session_id` on every renewal."""
     now = now or utcnow()
+    expires = int((now + dt.timedelta(minutes=minutes)).timestamp())
+    if not_after is not None:
+        expires = min(expires, not_after)
     claims: dict = {
         "iss": ISSUER,
         "sub": str(user.id),
@@ -311,9 +507,14 @@ def issue_token(
         "dep": user.department_id,
         "ins": user.inspector_id,
         "ent": user.enterprise_id,
+        "ver": user.token_version or 0,
         "iat": int(now.timestamp()),
-        "exp": int((now + dt.timedelta(minutes=minutes)).timestamp()),
+        "exp": expires,
     }
+    if auth_time is not None:
+        claims["auth"] = auth_time
+    if session_id is not None:
+        claims["sid"] = session_id
     if audience is not None:
         claims["aud"] = audience
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
@@ -344,4 +545,24 @@ def read_token(token: str, *, secret: str, audience: str | None = None) -> Princ
         department_id=claims.get("dep"),
         inspector_id=claims.get("ins"),
         enterprise_id=claims.get("ent"),
+        token_version=int(claims.get("ver") or 0),
+        issued_at=claims.get("iat"),
+        auth_time=claims.get("auth"),
+        session_id=claims.get("sid"),
     )
+
+
+def current_user(db_session: Session, principal: Principal) -> User:
+    """The account behind a token, refused when it was deactivated or its password, role or
+    binding changed after the token was issued (the token's version is then behind)."""
+    user = db_session.get(User, principal.user_id)
+    if (
+        user is None
+        or not user.active
+        or (user.token_version or 0) != principal.token_version
+        or user.role != principal.role
+    ):
+        raise AuthError(
+            "登录已失效（账号已停用或密码、角色已变更），请重新登录", code="token_revoked"
+        )
+    return user

@@ -96,17 +96,22 @@ def _sessions(db_session: Session) -> Session:
 def authenticate_cli(db_session: Session, username: str, password: str):
     """The account for these credentials. The attempt is committed on a session of its own,
     failed or not, so the login rate limits hold for the command line too."""
-    from checkonce.auth.service import AuthError, authenticate
+    from checkonce.audit.actor import Channel
+    from checkonce.auth.service import AuthError, TooManyAttempts, authenticate
 
     attempt = _sessions(db_session)
     try:
         user = authenticate(
-            db_session=attempt, username=username, password=password, client=_client()
+            db_session=attempt,
+            username=username,
+            password=password,
+            client=_client(),
+            channel=Channel.CLI,
         )
         attempt.commit()
         return db_session.get_one(type(user), user.id)
-    except AuthError:
-        attempt.commit()
+    except (AuthError, TooManyAttempts):
+        attempt.commit()  # the failure is what the back-off counts, and it is audited
         raise
     finally:
         attempt.close()
@@ -126,6 +131,8 @@ def _account_of_token(db_session: Session, token: str):
         raise NotLoggedIn("登录凭证与本数据库的账号不符：请重新运行 checkonce login")
     if not user.active:
         raise NotLoggedIn(f"账号 {user.username} 已停用")
+    if (user.token_version or 0) != principal.token_version or user.role != principal.role:
+        raise NotLoggedIn("账号的密码或角色已变更，登录已失效：请重新运行 checkonce login")
     return user
 
 

@@ -176,7 +176,9 @@ def run_full_demo(*, time_limit: float, workers: int) -> None:
             f"\n已发布排程版本 {run.schedule_id}。首个联合检查：{run.links['first_visit']}"
         )
         console.print(f"企业码海报：{run.files['poster']}")
-        console.print("打开网页：先运行 checkonce serve，再用浏览器打开（手机页面可用窄窗口）：")
+        console.print(
+            "打开网页：先运行 checkonce serve --dev（本机开发模式），再用浏览器打开（手机页面可用窄窗口）："
+        )
         pages = {
             "admin": "/coordinator",
             "coordinator": "/coordinator",

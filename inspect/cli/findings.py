@@ -160,7 +160,7 @@ def register(app: typer.Typer) -> None:
                     receipt_no="-",
                     quantity=quantity,
                 ),
-                today=max(_today(None), charged_on),
+                today=_today(None),
             )
         console.print(
             f"判定：{FEE_VERDICT_NAMES[verdict.verdict]}（{verdict.verdict}）", highlight=False

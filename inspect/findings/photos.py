@@ -1,15 +1,21 @@
 """Photos of a result, stored on disk under the photos folder and named by their SHA-256.
 
 The folder is `CHECKONCE_PHOTOS_DIR` when set, else `var/photos`; callers may pass their own.
-A photo is checked before anything is written: at most MAX_PHOTO_BYTES, and a JPEG, PNG or
-WebP by its first bytes (the declared type and file name are not trusted). Files are written
-once per content (`ab/abcdef….jpg`), atomically, so the same picture attached twice is one
-file and a stored file can be verified against its name."""
+A photo is checked before anything is written: at most MAX_PHOTO_BYTES, a JPEG, PNG or WebP
+by its first bytes (the declared type and file name are not trusted), at most
+MAX_PHOTO_PIXELS pixels by its header, then decoded in full with Pillow (`verify`, then
+`load`: a truncated or damaged picture is refused). What is stored is the picture re-encoded
+from its pixels, in its own format and turned upright: no metadata (EXIF with the phone's
+location and serial number), no bytes appended after the image (an HTML page hidden behind a
+PNG). Files are written once per content (`ab/abcdef….jpg`), atomically, so the same picture
+attached twice is one file and a stored file can be verified against its name."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import warnings
 from pathlib import Path
 
 from sqlalchemy import select
@@ -23,7 +29,10 @@ from checkonce.errors import CheckOnceError, Conflict
 from checkonce.findings.models import ResultPhoto, TaskResult
 
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
+# 40 megapixels: above any phone camera; a small file declaring more is a decompression bomb.
+MAX_PHOTO_PIXELS = 40_000_000
 MAX_PHOTOS_PER_RESULT = 20
+PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 DEFAULT_PHOTOS_DIR = Path("var/photos")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
@@ -51,18 +60,81 @@ def photo_path(folder: Path, sha256: str, content_type: str) -> Path:
     return folder / sha256[:2] / f"{sha256}.{EXTENSIONS[content_type]}"
 
 
-def check_photo(data: bytes) -> str:
-    """The content type of an acceptable photo; a clear error otherwise."""
+def check_photo(data: bytes, *, max_bytes: int = MAX_PHOTO_BYTES) -> str:
+    """The content type of a photo by its size and first bytes; a clear error otherwise."""
     if not data:
         raise CheckOnceError("照片为空")
-    if len(data) > MAX_PHOTO_BYTES:
+    if len(data) > max_bytes:
         raise CheckOnceError(
-            f"照片 {len(data) / 1024 / 1024:.1f} MB，超过 {MAX_PHOTO_BYTES // 1024 // 1024} MB 上限"
+            f"照片 {len(data) / 1024 / 1024:.1f} MB，超过 {max_bytes / 1024 / 1024:.0f} MB 上限",
+            code="file_too_large",
         )
     content_type = sniff_image_type(data)
     if content_type is None:
         raise CheckOnceError("只接受 JPEG、PNG 或 WebP 格式的照片")
     return content_type
+
+
+def clean_photo(
+    data: bytes, *, max_bytes: int = MAX_PHOTO_BYTES, max_pixels: int = MAX_PHOTO_PIXELS
+) -> tuple[bytes, str]:
+    """(the picture re-encoded without metadata or trailing bytes, its content type) of an
+    acceptable photo: decoded in full, at most `max_pixels`; a clear error otherwise."""
+    from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+    content_type = check_photo(data, max_bytes=max_bytes)
+    fmt = PILLOW_FORMATS[content_type]
+    damaged = CheckOnceError("照片文件已损坏或不完整，请重新拍摄或上传", code="damaged_image")
+    ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated picture is refused, never padded
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[fmt]) as probe:
+                width, height = probe.size
+                if width * height > max_pixels:
+                    raise CheckOnceError(
+                        f"照片 {width}×{height} 像素，超过 {max_pixels / 1_000_000:.0f} 百万像素上限",
+                        code="image_too_large",
+                    )
+                probe.verify()  # structure and checksums, without decoding the pixels
+            with Image.open(io.BytesIO(data), formats=[fmt]) as picture:
+                picture.load()  # every pixel decoded: a truncated file fails here
+                upright = ImageOps.exif_transpose(picture) or picture
+                clean = _reencode(upright, fmt)
+    except CheckOnceError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise CheckOnceError(
+            f"照片像素过多，超过 {max_pixels / 1_000_000:.0f} 百万像素上限", code="image_too_large"
+        ) from None
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+    ):
+        raise damaged from None
+    return clean, content_type
+
+
+def _reencode(picture, fmt: str) -> bytes:
+    """The pixels only, in the same format (no EXIF, ICC, text chunks or trailing data)."""
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        rgb = picture if picture.mode in ("RGB", "L") else picture.convert("RGB")
+        rgb.save(out, "JPEG", quality=90, optimize=True)
+    elif fmt == "PNG":
+        keep = (
+            picture
+            if picture.mode in ("1", "L", "LA", "P", "RGB", "RGBA")
+            else picture.convert("RGBA")
+        )
+        keep.save(out, "PNG", optimize=True)
+    else:
+        keep = picture if picture.mode in ("RGB", "RGBA") else picture.convert("RGBA")
+        keep.save(out, "WEBP", quality=90)
+    return out.getvalue()
 
 
 def store_file(folder: Path, data: bytes, content_type: str) -> tuple[str, Path]:
@@ -85,10 +157,13 @@ def add_photo(
     filename: str,
     actor: Actor,
     folder: Path | None = None,
+    max_bytes: int = MAX_PHOTO_BYTES,
+    max_pixels: int = MAX_PHOTO_PIXELS,
 ) -> ResultPhoto:
-    """Attach a photo to a result revision (the caller has checked who may)."""
+    """Attach a photo to a result revision (the caller has checked who may). What is stored
+    is the cleaned picture (`clean_photo`), named by its own hash."""
     access.require(actor, AuditAction.PHOTO_UPLOAD)
-    content_type = check_photo(data)
+    data, content_type = clean_photo(data, max_bytes=max_bytes, max_pixels=max_pixels)
     digest = hashlib.sha256(data).hexdigest()
     if db_session.scalar(
         select(ResultPhoto.id).where(

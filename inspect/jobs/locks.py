@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -148,3 +150,20 @@ def make_lock(engine: Engine, name: str) -> Lock:
         return AdvisoryLock(engine, name)
     with _memory_guard:
         return FileLockLock(lock_path(engine, name))
+
+
+def process_gone(owner: str) -> bool:
+    """Whether the process named by `owner` ("host:pid") is known to be gone: it ran on this
+    host and no such process exists. A process of another host is never presumed dead."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

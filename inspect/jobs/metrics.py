@@ -63,8 +63,31 @@ def observe_job(job: str, status: str, seconds: float) -> None:
     JOB_SECONDS.labels(job=job).observe(seconds)
 
 
+# Every label value comes from a known set: anything else is "other", so no request can
+# add a series (a made-up method name, a path, a status) to what /metrics serves.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+KNOWN_STATUSES = frozenset(
+    {200, 201, 202, 204, 301, 302, 303, 304, 307, 308}
+    | {400, 401, 403, 404, 405, 409, 413, 415, 422, 429}
+    | {500, 502, 503, 504}
+)
+OTHER = "other"
+
+
+def bounded_method(method: str) -> str:
+    return method if method in KNOWN_METHODS else OTHER
+
+
+def bounded_status(status: int) -> str:
+    return str(status) if status in KNOWN_STATUSES else OTHER
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    REQUEST_SECONDS.labels(method=method, route=route, status=str(status)).observe(seconds)
+    """One request's latency; `route` is a route template of the application (or
+    "unmatched"), never a raw path."""
+    REQUEST_SECONDS.labels(
+        method=bounded_method(method), route=route, status=bounded_status(status)
+    ).observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:

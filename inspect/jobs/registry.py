@@ -26,17 +26,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, event, select, update
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from checkonce.audit.actions import AuditAction
 from checkonce.audit.actor import Actor, Channel
 from checkonce.calendar import WorkCalendar
 from checkonce.config import Settings
-from checkonce.db import session_factory, transaction
+from checkonce.db import session_factory, transaction, utcnow
 from checkonce.errors import CheckOnceError, NotFound
 from checkonce.jobs import metrics
-from checkonce.jobs.locks import make_lock
+from checkonce.jobs.locks import make_lock, process_gone
 from checkonce.jobs.models import JobRun
 from checkonce.policy import Policy
 
@@ -157,6 +157,35 @@ def local_now(settings: Settings, now: dt.datetime | None = None) -> dt.datetime
 
 def _host() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+INTERRUPTED = "interrupted: the process running the job ended before it finished"
+
+
+def fail_interrupted_runs(sessions: SessionMaker) -> list[int]:
+    """Mark runs left "running" by a process of this host that no longer exists as failed
+    ("interrupted"); `checkonce jobs run NAME` (or the next scheduled time) runs them again.
+    Runs of other hosts are left alone: their process cannot be checked from here."""
+    with transaction(sessions) as session:
+        ids = [
+            run.id
+            for run in session.scalars(select(JobRun).where(JobRun.status == "running"))
+            if process_gone(run.host or "")
+        ]
+        if ids:
+            session.execute(
+                update(JobRun)
+                .where(JobRun.id.in_(ids), JobRun.status == "running")
+                .values(
+                    status="failed",
+                    reason="interrupted",
+                    error=INTERRUPTED,
+                    finished_at=utcnow(),
+                )
+            )
+    for run_id in ids:
+        log.warning("job run %s was interrupted: its process is gone", run_id)
+    return ids
 
 
 def _start_run(sessions: SessionMaker, name: str, trigger: str, now: dt.datetime) -> int:

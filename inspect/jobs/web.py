@@ -7,6 +7,7 @@ users), carry no data of the domain, and are left out of the OpenAPI document.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from functools import lru_cache
@@ -87,9 +88,42 @@ def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok" if ok else "unavailable", **checks}, 200 if ok else 503)
 
 
+def _allowed_networks(setting: str) -> tuple[list, set[str]]:
+    networks, names = [], set()
+    for entry in (e.strip() for e in setting.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            names.add(entry)  # a host name the server sees as the client (test clients)
+    return networks, names
+
+
+def metrics_allowed(client: str | None, setting: str) -> bool:
+    """Whether the client address may read /metrics (setting `metrics_allow`: addresses or
+    networks, comma-separated)."""
+    if not client:
+        return False
+    networks, names = _allowed_networks(setting)
+    if client in names:
+        return True
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
 @router.get("/metrics")
-def prometheus_metrics() -> Response:
-    """Prometheus text exposition."""
+def prometheus_metrics(request: Request) -> Response:
+    """Prometheus text exposition, to the configured addresses only."""
+    client = request.client.host if request.client else None
+    allow = getattr(request.app.state.settings, "metrics_allow", "127.0.0.1/32,::1/128")
+    if not metrics_allowed(client, allow):
+        return JSONResponse(
+            {"error": {"code": "forbidden", "message": "此地址无权读取运行指标"}}, status_code=403
+        )
     body, content_type = metrics.exposition()
     return Response(body, media_type=content_type)
 
@@ -109,7 +143,8 @@ def route_template(scope) -> str:
 class RequestContextMiddleware:
     """ASGI middleware: a request id per request (X-Request-ID in and out), one JSON access
     log line, and the latency histogram labelled by route template (never by raw path, so
-    ids in URLs cannot blow up the number of series)."""
+    ids in URLs cannot blow up the number of series; the template is always one of the
+    application's routes or "unmatched"), by method and status from known sets."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -147,7 +182,7 @@ class RequestContextMiddleware:
                     "fields": {
                         "event": "http.request",
                         "request_id": request_id,
-                        "method": scope.get("method"),
+                        "method": metrics.bounded_method(scope.get("method", "")),
                         "route": template,
                         "status": status["code"],
                         "duration_ms": round(seconds * 1000, 1),

@@ -196,10 +196,23 @@ class ScheduleJob(Base):
     schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedule_version.id"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The process running it ("host:pid"), so a run whose process is gone can be told from
+    # one still working; and what was asked, so an interrupted run can be retried as it was.
+    owner: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
         CheckConstraint(one_of("state", JOB_STATES), name="state_known"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress_range"),
+        # One generation per period at a time: a second request is refused by the database
+        # itself, however many arrive at once.
+        Index(
+            "uq_schedule_job_one_active",
+            "period",
+            unique=True,
+            sqlite_where=text("state IN ('queued', 'running')"),
+            postgresql_where=text("state IN ('queued', 'running')"),
+        ),
     )
 
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -746,22 +746,45 @@ def _visit_travel_km(instance: Instance, schedule: Schedule) -> dict[str, float]
     return {k: round(v, 2) for k, v in share.items()}
 
 
+VERSION_ATTEMPTS = 20
+
+
+def _new_version(db_session: Session, period: str, **values: Any) -> ScheduleVersion:
+    """A draft version numbered next for `period`, safe under concurrent generations: on
+    PostgreSQL a transaction lock per period serialises the numbering; anywhere, a number
+    taken meanwhile (the unique (period, version) constraint) is retried with the next."""
+    if db_session.get_bind().dialect.name == "postgresql":
+        db_session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('schedule_version:' || :period))"),
+            {"period": period},
+        )
+    for _attempt in range(VERSION_ATTEMPTS):
+        number = (
+            db_session.scalar(
+                select(func.max(ScheduleVersion.version)).where(ScheduleVersion.period == period)
+            )
+            or 0
+        ) + 1
+        version = ScheduleVersion(period=period, version=number, state="draft", **values)
+        try:
+            with db_session.begin_nested():
+                db_session.add(version)
+                db_session.flush()
+        except IntegrityError:
+            continue  # the savepoint's rollback took the unsaved version with it
+        return version
+    raise Conflict(f"{period} 的排程版本号分配冲突过多，请稍后再试")
+
+
 def store_generation(
     *, db_session: Session, prep: Preparation, outcome: Outcome
 ) -> ScheduleVersion:
     """Write the draft version: visits, teams, tasks left out, metrics and verifier report."""
     schedule = outcome.schedule
     full = outcome.instance
-    number = (
-        db_session.scalar(
-            select(func.max(ScheduleVersion.version)).where(ScheduleVersion.period == prep.period)
-        )
-        or 0
-    ) + 1
-    version = ScheduleVersion(
-        period=prep.period,
-        version=number,
-        state="draft",
+    version = _new_version(
+        db_session,
+        prep.period,
         seed=prep.seed,
         seed_source=prep.seed_source,
         seed_draws=list(prep.seed_draws),
@@ -773,7 +796,6 @@ def store_generation(
         created_by=prep.actor.label,
         calendar={"years": prep.calendar_years},
     )
-    db_session.add(version)
 
     task_ids = sorted(
         {prep.task_ids[t] for v in schedule.visits for t in v.tasks}

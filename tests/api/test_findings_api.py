@@ -143,14 +143,23 @@ def test_photo_upload_and_download(client, headers, world, db_session, tmp_path,
     rid = post_result(
         client, headers, world, world["food"], passed_body(db_session, world["food"])
     ).json()["id"]
-    png = b"\x89PNG\r\n\x1a\n" + b"\x01" * 32
+    from tests.findings.test_results import picture
+
+    png = picture()
+    # The attacks: a PNG with an HTML page appended, and a truncated one.
     r = client.post(
         f"{API}/results/{rid}/photos",
-        files={"file": ("a.png", png, "image/png")},
+        files={"file": ("a.png", png + b"<html><script>x()</script>", "image/png")},
         headers=headers["inspector"],
     )
     assert r.status_code == 201, r.text
     pid = r.json()["id"]
+    truncated = client.post(
+        f"{API}/results/{rid}/photos",
+        files={"file": ("b.png", png[:-30], "image/png")},
+        headers=headers["inspector"],
+    )
+    assert truncated.status_code == 400 and "不完整" in truncated.json()["error"]["message"]
     r = client.post(
         f"{API}/results/{rid}/photos",
         files={"file": ("a.txt", b"hello", "image/png")},
@@ -158,7 +167,8 @@ def test_photo_upload_and_download(client, headers, world, db_session, tmp_path,
     )
     assert r.status_code == 400
     r = client.get(f"{API}/results/{rid}/photos/{pid}", headers=headers["bureau"])
-    assert r.status_code == 200 and r.content == png
+    assert r.status_code == 200 and b"<script>" not in r.content
+    assert r.content.startswith(b"\x89PNG") and r.content.endswith(b"IEND\xaeB`\x82")
 
 
 def test_rating_is_anonymous_to_the_bureau(client, headers, world, db_session):
@@ -258,3 +268,19 @@ def test_fee_check_explains(client, headers, world):
     )
     assert r.status_code == 200
     assert r.json()["verdict"] == "off_catalog" and "清单之外" in r.json()["explanation"]
+
+
+def test_fee_check_refuses_zero_amounts_and_future_dates_like_the_cli(client, headers, world):
+    base = {"unit": "SEII", "item": "特种设备检验检测费", "amount": "400"}
+    zero = client.post(
+        f"{API}/fees/check",
+        json={**base, "amount": "0", "charged_on": "2026-10-09"},
+        headers=headers["enterprise"],
+    )
+    assert zero.status_code == 422 and "amount" in zero.json()["error"]["message"]
+    future = client.post(
+        f"{API}/fees/check",
+        json={**base, "charged_on": "2031-01-01"},
+        headers=headers["enterprise"],
+    )
+    assert future.status_code == 400 and "晚于今天" in future.json()["error"]["message"]

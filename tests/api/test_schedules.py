@@ -149,3 +149,52 @@ def test_replan_job_freezes_around_today(client, headers, world, app, db_session
         assert visit.frozen or visit.day >= dt.date(2027, 3, 16)
         if dt.date(2027, 3, 10) <= visit.day <= dt.date(2027, 3, 15):
             assert visit.frozen
+
+
+def test_one_generation_per_period_at_a_time_then_retry_after_interruption(
+    client, headers, world, db_session
+):
+    from checkonce.visits.jobs import fail_interrupted, this_process
+
+    # A generation of 2027Q1 is running in a process that was killed meanwhile.
+    host = this_process().rsplit(":", 1)[0]
+    stuck = ScheduleJob(
+        period="2027Q1",
+        state="running",
+        requested_by="coordinator:coord1",
+        owner=f"{host}:{dead_pid()}",
+        request={"period": "2027Q1", "seed": SEED, "time_limit": 5.0, "workers": 1},
+    )
+    db_session.add(stuck)
+    db_session.flush()
+    refused = start(client, headers)
+    assert refused.status_code == 409
+    body = refused.json()["error"]
+    assert body["code"] == "generation_in_progress"
+    assert f"任务 {stuck.id}" in body["message"] and "一次只能生成一个" in body["message"]
+    # CheckOnce starts again: the job whose process is gone is marked interrupted...
+    assert fail_interrupted(client.app.state.sessions) == [stuck.id]
+    progress = client.get(f"/api/v1/schedules/jobs/{stuck.id}", headers=headers["coordinator"])
+    assert progress.json()["state"] == "failed" and "中断" in progress.json()["message"]
+    # ... and retried as it was asked.
+    retried = client.post(
+        f"/api/v1/schedules/jobs/{stuck.id}/retry", headers=headers["coordinator"]
+    )
+    assert retried.status_code == 202, retried.text
+    done = client.get(
+        f"/api/v1/schedules/jobs/{retried.json()['id']}", headers=headers["coordinator"]
+    ).json()
+    assert done["state"] == "done" and done["schedule_id"], done["message"]
+    again = client.post(
+        f"/api/v1/schedules/jobs/{retried.json()['id']}/retry", headers=headers["coordinator"]
+    )
+    assert again.status_code == 409  # only a failed job can be retried
+
+
+def dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid

@@ -59,7 +59,7 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(db_session):
     assert wrong.value.message == unknown.value.message == "用户名或密码错误"
 
 
-def test_rate_limit_per_username_then_window_passes(db_session):
+def test_back_off_per_username_then_the_wait_passes(db_session):
     create_user(
         db_session=db_session,
         actor=f.SETUP,
@@ -70,9 +70,10 @@ def test_rate_limit_per_username_then_window_passes(db_session):
     for i in range(MAX_FAILURES_PER_USER):
         with pytest.raises(AuthError):
             login(db_session, "coord9", "bad guess!!", now=T0 + dt.timedelta(seconds=i))
-    with pytest.raises(TooManyAttempts):  # even the right password is refused now
-        login(db_session, "coord9", now=T0 + dt.timedelta(minutes=1))
-    assert login(db_session, "coord9", now=T0 + dt.timedelta(minutes=16)).username == "coord9"
+    with pytest.raises(TooManyAttempts) as waiting:  # even the right password waits now
+        login(db_session, "coord9", now=T0 + dt.timedelta(seconds=10))
+    assert waiting.value.retry_after == 24 and "24 秒后再试" in waiting.value.message
+    assert login(db_session, "coord9", now=T0 + dt.timedelta(seconds=35)).username == "coord9"
 
 
 def test_inactive_user_cannot_log_in(db_session):

@@ -142,9 +142,33 @@ class Blocked(list):
     """Requests to outside hosts the browser tried (and was refused)."""
 
 
-def _open_context(browser, live_server: str, blocked: Blocked, **options):
+class PolicyViolations(list):
+    """What the Content-Security-Policy refused on the pages of a test (inline scripts,
+    handlers, outside resources): every page must work under the strict policy."""
+
+
+def _open_context(
+    browser,
+    live_server: str,
+    blocked: Blocked,
+    violations: PolicyViolations | None = None,
+    **options,
+):
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", **options)
     own = urlsplit(live_server).netloc
+    if violations is not None:
+
+        def watch(page) -> None:
+            page.on(
+                "console",
+                lambda message: (
+                    violations.append(f"{page.url}: {message.text}")
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
+
+        context.on("page", watch)
 
     def guard(route) -> None:
         url = route.request.url
@@ -166,12 +190,18 @@ def outside_requests() -> Blocked:
 
 
 @pytest.fixture
-def phone(browser, live_server, outside_requests):
+def policy_violations() -> PolicyViolations:
+    return PolicyViolations()
+
+
+@pytest.fixture
+def phone(browser, live_server, outside_requests, policy_violations):
     """A phone-sized page with location granted (in 碑林区)."""
     context = _open_context(
         browser,
         live_server,
         outside_requests,
+        policy_violations,
         **PHONE,
         geolocation=XIAN,
         permissions=["geolocation"],
@@ -179,14 +209,16 @@ def phone(browser, live_server, outside_requests):
     page = context.new_page()
     yield page
     context.close()
+    assert not policy_violations, policy_violations
 
 
 @pytest.fixture
-def desktop(browser, live_server, outside_requests):
-    context = _open_context(browser, live_server, outside_requests, **DESKTOP)
+def desktop(browser, live_server, outside_requests, policy_violations):
+    context = _open_context(browser, live_server, outside_requests, policy_violations, **DESKTOP)
     page = context.new_page()
     yield page
     context.close()
+    assert not policy_violations, policy_violations
 
 
 @pytest.fixture

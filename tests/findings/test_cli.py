@@ -214,6 +214,34 @@ def test_fee_check_prints_verdict_and_explanation(workdir):
     assert bad.returncode == 1 and "金额" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_fee_check_refuses_future_dates_and_empty_amounts_and_reviews_early_charges(workdir):
+    def check(amount: str, day: str):
+        return run(
+            workdir,
+            "fees",
+            "check",
+            "--unit",
+            "SEII",
+            "--item",
+            "特种设备检验检测费",
+            "--amount",
+            amount,
+            "--date",
+            day,
+        )
+
+    future = check("400", "2031-01-01")
+    assert future.returncode == 1 and "晚于今天" in future.stderr
+    for amount in ("0", "-400"):
+        refused = check(amount, "2026-05-06")
+        assert refused.returncode == 1 and "大于 0" in refused.stderr, amount
+    # Before the catalog entry took effect: no entry was in force, a person decides.
+    early = check("400", "2019-06-01")
+    assert early.returncode == 0, early.stderr
+    assert "待人工复核" in early.stdout and "应退金额：0.00 元" in early.stdout
+    assert "check_not_yet_in_force" in early.stdout
+
+
 def test_refunds_with_totals(workdir):
     result = run(workdir, "fees", "refunds", user="coord")
     assert result.returncode == 0, result.stderr

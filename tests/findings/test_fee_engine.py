@@ -131,10 +131,11 @@ CASES = [
     ("unregistered unit", charge("特种设备检验费", "300", unit=None), "unauthorized_unit", "300"),
     ("abolished item", charge("排污费", "960", unit="SEE"), "abolished_or_expired", "960"),
     (
+        # No entry in force that day is no proof the fee was abolished: a person decides.
         "before valid_from",
         charge("非居民采暖费", "80", unit="HEAT", day=D(2019, 11, 1)),
-        "abolished_or_expired",
-        "80",
+        "needs_review",
+        "0",
     ),
     (
         "qualifier dropped, two entries fit",
@@ -183,16 +184,50 @@ def test_duplicate_same_unit_item_and_period():
     assert assess(later, CATALOG, [first]).verdict == "compliant"
 
 
-def test_per_occasion_fee_is_duplicate_only_for_the_same_charge_on_the_same_day():
+def test_per_unit_fee_twice_on_one_day_goes_to_review_not_straight_to_duplicate():
     prior = [
         PriorCharge(
             id=1, unit_code="SEII", entry_id=1, charged_on=D(2026, 5, 6), amount=Decimal("380")
         )
     ]
-    assert assess(charge("特种设备检验费", "380"), CATALOG, prior).verdict == "duplicate"
+    again = assess(charge("特种设备检验费", "380"), CATALOG, prior)
+    assert (again.verdict, again.rule, again.refund_due, again.duplicate_of) == (
+        "needs_review",
+        "check_duplicate",
+        Decimal("0"),
+        1,
+    )
+    assert "人工复核" in again.explanation
+    # A coordinator who looked and named the entry: now the duplicate rule decides.
+    decided = assess(charge("特种设备检验费", "380"), CATALOG, prior, reviewed_entry=ELEVATOR)
+    assert (decided.verdict, decided.refund_due) == ("duplicate", Decimal("380"))
     assert assess(charge("特种设备检验费", "300"), CATALOG, prior).verdict == "compliant"
     other_day = charge("特种设备检验费", "380", day=D(2026, 5, 7))
     assert assess(other_day, CATALOG, prior).verdict == "compliant"
+
+
+def test_charge_before_the_entry_took_effect_is_reviewed_not_refunded():
+    # The attack: 特种设备检验检测费 charged 2019-06-01, before the entry's 2020-01-01.
+    early = assess(charge("特种设备检验检测费", "400", day=D(2019, 6, 1)), CATALOG)
+    assert (early.verdict, early.rule, early.refund_due) == (
+        "needs_review",
+        "check_not_yet_in_force",
+        Decimal("0"),
+    )
+    assert "2020-01-01" in early.explanation
+    # Decided by a coordinator: the entry applies and the standard is checked.
+    decided = assess(
+        charge("特种设备检验检测费", "400", day=D(2019, 6, 1)), CATALOG, reviewed_entry=ELEVATOR
+    )
+    assert decided.verdict == "compliant"
+    # After an entry ended it is still abolished/expired with a full refund.
+    assert assess(charge("排污费", "960", unit="SEE"), CATALOG).verdict == "abolished_or_expired"
+
+
+@pytest.mark.parametrize("amount", ["0", "-1"])
+def test_zero_or_negative_amount_is_not_a_charge(amount):
+    with pytest.raises(ValueError):
+        assess(charge("特种设备检验费", amount), CATALOG)
 
 
 def test_fuzzy_match_explains_score_and_name():
@@ -227,6 +262,7 @@ def test_one_function_per_rule():
         "check_off_catalog",
         "check_needs_review",
         "check_unauthorized_unit",
+        "check_not_yet_in_force",
         "check_abolished_or_expired",
         "check_duplicate",
         "check_over_standard",
@@ -240,7 +276,7 @@ NAMES = st.text(alphabet="特种设备检验测费服务排污电梯定期年会
 
 
 @settings(max_examples=200, deadline=None)
-@given(name=NAMES, amount=st.decimals(min_value=0, max_value=10000, places=2))
+@given(name=NAMES, amount=st.decimals(min_value="0.01", max_value=10000, places=2))
 def test_a_fuzzy_match_never_clears_a_charge(name, amount):
     """Whatever the name: a compliant verdict only ever comes from an exact catalog name or
     alias, and the refund never exceeds the amount."""

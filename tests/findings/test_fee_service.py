@@ -61,18 +61,30 @@ def test_verdicts_against_the_catalog(db_session, unit, item, amount, verdict, r
         assert (finding.refund.state, finding.refund.amount) == ("due", Decimal(refund))
 
 
-def test_duplicate_charge_of_the_same_year_fee(db_session):
+def test_same_per_unit_charge_twice_on_one_day_goes_to_review(db_session):
+    # 非居民气价 is per cubic metre: a second equal charge on the same day may be a second
+    # delivery or a repeated bill; a coordinator decides, nothing is refunded meanwhile.
     firm = f.enterprise(db_session)
     first = report(db_session, firm, "GAS", "非居民气价", "350", day=D(2026, 3, 1), qty="100")
     again = report(
         db_session, firm, "GAS", "非居民气价", "350", day=D(2026, 3, 1), qty="100", receipt="R2"
     )
     assert first.verdict == "compliant"
-    assert (again.verdict, again.duplicate_of_id, again.refund_due) == (
-        "duplicate",
+    assert (again.verdict, again.duplicate_of_id, again.refund_due, again.refund) == (
+        "needs_review",
         first.id,
-        Decimal("350.00"),
+        Decimal("0"),
+        None,
     )
+    decided = service.resolve_review(
+        db_session=db_session,
+        finding_id=again.id,
+        entry_code=again.entry.code,
+        actor=f.coordinator(),
+        note="同一张气费账单重复开票",
+        today=TODAY,
+    )
+    assert (decided.verdict, decided.refund_due) == ("duplicate", Decimal("350.00"))
 
 
 def test_the_same_receipt_is_recorded_once(db_session):
@@ -86,6 +98,7 @@ def test_the_same_receipt_is_recorded_once(db_session):
     ("field", "value", "message"),
     [
         ("amount", "-1", "金额"),
+        ("amount", "0", "大于 0"),
         ("amount", "12.345", "两位小数"),
         ("amount", "abc", "不是有效"),
         ("item", "  ", "收费项目不能为空"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 
 import pytest
 from sqlalchemy import func, select
@@ -19,7 +20,17 @@ from tests.findings.conftest import VISIT_DAY, answers, passed
 
 POLICY = f.policy()
 CALENDAR = f.calendar()
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def picture(fmt: str = "PNG", size=(40, 30), **save) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, fmt, **save)
+    return out.getvalue()
+
+
+PNG = picture()
 
 
 def record(session, joint, task, who, data, actor=None):
@@ -193,11 +204,16 @@ def test_photo_is_stored_by_hash_and_verified(db_session, joint, tmp_path):
         actor=f.as_inspector(row.inspector),
         folder=tmp_path,
     )
-    digest = hashlib.sha256(PNG).hexdigest()
-    assert (photo.sha256, photo.content_type, photo.size_bytes) == (digest, "image/png", len(PNG))
+    clean, _ = photos.clean_photo(PNG)
+    digest = hashlib.sha256(clean).hexdigest()
+    assert (photo.sha256, photo.content_type, photo.size_bytes) == (
+        digest,
+        "image/png",
+        len(clean),
+    )
     stored = tmp_path / digest[:2] / f"{digest}.png"
-    assert stored.read_bytes() == PNG
-    assert photos.read_photo(photo, tmp_path) == PNG
+    assert stored.read_bytes() == clean
+    assert photos.read_photo(photo, tmp_path) == clean
     with pytest.raises(Conflict):
         photos.add_photo(
             db_session=db_session,
@@ -207,7 +223,7 @@ def test_photo_is_stored_by_hash_and_verified(db_session, joint, tmp_path):
             actor=f.as_inspector(row.inspector),
             folder=tmp_path,
         )
-    stored.write_bytes(PNG + b"tampered")
+    stored.write_bytes(clean + b"tampered")
     with pytest.raises(CheckOnceError, match="哈希不符"):
         photos.read_photo(photo, tmp_path)
 
@@ -218,6 +234,12 @@ def test_photo_is_stored_by_hash_and_verified(db_session, joint, tmp_path):
         (b"", "为空"),
         (b"GIF89a" + b"\x00" * 10, "JPEG"),
         (b"\xff\xd8\xff" + b"\x00" * (10 * 1024 * 1024), "上限"),
+        # The attack: only the first bytes were checked. A picture cut short, or just a
+        # PNG signature, is now decoded and refused.
+        (PNG[: len(PNG) // 2], "损坏或不完整"),
+        (picture("JPEG")[:-200], "损坏或不完整"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "损坏或不完整"),
+        (picture(size=(3000, 2000)), "百万像素上限"),
     ],
 )
 def test_bad_photos_are_refused_and_nothing_is_written(db_session, joint, tmp_path, data, message):
@@ -232,6 +254,7 @@ def test_bad_photos_are_refused_and_nothing_is_written(db_session, joint, tmp_pa
             filename="x",
             actor=f.as_inspector(row.inspector),
             folder=tmp_path,
+            max_pixels=1_000_000,
         )
     assert not any(tmp_path.iterdir())
     assert db_session.scalar(select(func.count()).select_from(ResultPhoto)) == 0
@@ -243,3 +266,40 @@ def test_photos_dir_default_and_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("CHECKONCE_PHOTOS_DIR", str(tmp_path))
     assert photos.photos_dir() == tmp_path
     assert photos.photos_dir(tmp_path / "x") == tmp_path / "x"
+
+
+def test_trailing_bytes_and_metadata_are_not_stored(db_session, joint, tmp_path):
+    from PIL import Image
+
+    row = record(
+        db_session, joint, joint["food"], joint["samr"][0], passed(db_session, joint["food"])
+    )
+    html = b"<html><script>alert(document.cookie)</script></html>"
+    photo = photos.add_photo(
+        db_session=db_session,
+        result=row,
+        data=PNG + html,
+        filename="p.png",
+        actor=f.as_inspector(row.inspector),
+        folder=tmp_path,
+    )
+    stored = photos.read_photo(photo, tmp_path)
+    assert b"<script>" not in stored and stored.endswith(b"IEND\xaeB`\x82")
+    exif = Image.Exif()
+    exif[0x8827] = 400  # ISO
+    exif[0x010F] = "PhoneMaker"
+    exif[0x0112] = 6  # taken sideways: stored upright
+    jpeg = picture("JPEG", size=(40, 30), exif=exif.tobytes())
+    assert b"PhoneMaker" in jpeg
+    photo = photos.add_photo(
+        db_session=db_session,
+        result=row,
+        data=jpeg,
+        filename="j.jpg",
+        actor=f.as_inspector(row.inspector),
+        folder=tmp_path,
+    )
+    stored = photos.read_photo(photo, tmp_path)
+    assert b"PhoneMaker" not in stored and b"Exif" not in stored
+    with Image.open(io.BytesIO(stored)) as clean:
+        assert clean.size == (30, 40) and not clean.getexif()

@@ -110,7 +110,17 @@ def get(url: str) -> tuple[int, str]:
 def test_serve_with_two_workers_has_exactly_one_job_runner(tmp_path):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "checkonce", "serve", "--port", str(port), "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "checkonce",
+            "serve",
+            "--dev",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
         cwd=tmp_path,
         env=environment(tmp_path, CHECKONCE_JOBS_RETRY_SECONDS="1"),
         stdout=subprocess.PIPE,

@@ -106,7 +106,7 @@ def test_request_ids_are_echoed_or_made_and_logged_as_json(sqlite_at, caplog):
 
 
 def test_metrics_expose_latency_by_route_template_check_ins_and_solver_runs(sqlite_at):
-    app = create_app(settings(jobs_enabled=False), engine=sqlite_at())
+    app = create_app(settings(jobs_enabled=False, metrics_allow="testclient"), engine=sqlite_at())
     before = metrics.CHECKINS.labels(outcome="unplanned")._value.get()
     metrics.record_checkin("unplanned")
     metrics.observe_solve(1.5)
@@ -130,3 +130,36 @@ def test_metrics_expose_latency_by_route_template_check_ins_and_solver_runs(sqli
     assert f'checkonce_checkins_total{{outcome="unplanned"}} {before + 1}' in text
     assert "checkonce_solver_runs_total" in text and "checkonce_solver_seconds_bucket" in text
     assert "checkonce_job_runs_total" in text or "checkonce_job_duration_seconds" in text
+
+
+def test_made_up_methods_add_no_series_and_metrics_answer_only_allowed_addresses(sqlite_at):
+    # The attack: thousands of junk method names, each a new series (78 KB grew to 11 MB).
+    app = create_app(settings(jobs_enabled=False, metrics_allow="testclient"), engine=sqlite_at())
+    with TestClient(app) as client:
+        client.get("/healthz")
+        before = client.get("/metrics").text
+        for n in range(300):
+            client.request(f"JUNK{n}", f"/junk/{n}")
+            client.request("GET", "/healthz", headers={"X-Request-ID": f"r{n}"})
+        after = client.get("/metrics").text
+    assert "JUNK" not in after and "/junk/" not in after
+    assert 'method="other",route="unmatched"' in after or 'method="other",route="other"' in after
+    series = lambda text: {  # noqa: E731
+        line.rsplit(" ", 1)[0] for line in text.splitlines() if line.startswith("checkonce_http")
+    }
+    assert len(series(after) - series(before)) <= 40  # the "other" method's few series
+    assert len(after) < len(before) + 20_000
+    refused = TestClient(create_app(settings(jobs_enabled=False), engine=sqlite_at())).get(
+        "/metrics"
+    )
+    assert refused.status_code == 403 and "无权" in refused.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("client", "allowed"),
+    [("127.0.0.1", True), ("10.1.2.3", True), ("10.2.0.1", False), ("::1", True), ("x", False)],
+)
+def test_metrics_allow_list(client, allowed):
+    from checkonce.jobs.web import metrics_allowed
+
+    assert metrics_allowed(client, "127.0.0.1/32, ::1, 10.1.0.0/16") is allowed

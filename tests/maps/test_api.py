@@ -85,4 +85,4 @@ def test_assets_follow_a_proxy_prefix(app, headers, world):
 
     with TestClient(app, root_path="/checkonce") as behind_proxy:
         html = behind_proxy.get(f"{MAPS}/route?visit=MV1", headers=headers["coordinator"]).text
-    assert '<script src="/checkonce/static/vendor/leaflet/leaflet.js">' in html
+    assert '<script src="/checkonce/static/vendor/leaflet/leaflet.js" nonce="' in html

@@ -9,13 +9,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from checkonce.api.cookies import SESSION_COOKIE, cookie_secure, set_session
 from checkonce.api.pages.web import (
     STATIC_DIR,
     LoginRequired,
     PageForbidden,
     redirect,
     render,
-    set_session,
 )
 
 
@@ -28,8 +28,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, _exc: LoginRequired) -> Response:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return redirect(f"/login?next={_quote(target)}")
+        if request.method in ("GET", "HEAD"):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return redirect(f"/login?next={_quote(target)}")
+        # A form sent after the session ended: log in, then back to the form's page, where
+        # the page's script puts back what was typed ("#restore", static/app.js).
+        page = _same_site_page(request) or "/"
+        return redirect(
+            f"/login?next={_quote(page + '#restore')}",
+            "登录已超时，请重新登录；登录后将回到刚才的页面并恢复已填写的内容",
+        )
 
     @app.exception_handler(PageForbidden)
     async def page_forbidden(request: Request, exc: PageForbidden) -> Response:
@@ -39,8 +47,9 @@ def install(app: FastAPI) -> None:
     async def renew_session(request: Request, call_next) -> Response:
         response = await call_next(request)
         renewed = getattr(request.state, "renewed_session", None)
-        if renewed:
-            set_session(response, renewed, secure=request.url.scheme == "https")
+        if renewed and SESSION_COOKIE not in response.headers.get("set-cookie", ""):
+            token, max_age = renewed
+            set_session(response, token, max_age=max_age, secure=cookie_secure(request))
         return response
 
 
@@ -48,6 +57,21 @@ def _quote(path: str) -> str:
     from urllib.parse import quote
 
     return quote(path, safe="/")
+
+
+def _same_site_page(request: Request) -> str | None:
+    """The path (and query) of the page a form was sent from, when it is one of ours."""
+    from urllib.parse import urlsplit
+
+    referer = request.headers.get("referer", "")
+    if not referer:
+        return None
+    parts = urlsplit(referer)
+    if parts.netloc and parts.netloc != request.url.netloc:
+        return None
+    from checkonce.api.pages.account import safe_next
+
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 def page_modules() -> list:

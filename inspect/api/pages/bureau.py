@@ -38,13 +38,13 @@ from checkonce.plans.models import (
 from checkonce.plans.periods import parse_period
 from checkonce.plans.validation import validate_plan
 from checkonce.registry.models import CheckItem, Department, Enterprise
+from checkonce.tabular import read_upload, size_text
 from checkonce.visits.models import ScheduleVersion, Visit, VisitTask
 from checkonce.visits.service import VISIT_STATE_NAMES, today_in
 
 router = APIRouter(include_in_schema=False)
 Bureau = Annotated[Principal, Depends(PageAllow("bureau"))]
 PAGE_SIZE = 30
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 SUFFIXES = (".csv", ".xlsx", ".xlsm")
 PageQuery = Annotated[int, Query(ge=1, le=10_000)]
 
@@ -170,6 +170,7 @@ def _upload_page(
         "error": error,
         "rows": rows or [],
         "columns": PLAN_COLUMNS,
+        "max_size": size_text(request.app.state.settings.upload_max_bytes),
     }
     return render(
         request, "pages/bureau/upload.html", context, principal=principal, status_code=status_code
@@ -206,9 +207,7 @@ def upload(
             raise CheckOnceError(
                 f"不支持的文件类型 {suffix or '（无扩展名）'}，请上传 .csv 或 .xlsx 文件"
             )
-        data = file.file.read(MAX_UPLOAD_BYTES + 1)
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise CheckOnceError("文件超过 5 MB，请拆分后分别上传")
+        data = read_upload(file.file, request.app.state.settings.upload_max_bytes, name)
         if not data:
             raise CheckOnceError(f"文件 {name} 是空的")
         with tempfile.TemporaryDirectory() as folder:
@@ -230,7 +229,10 @@ def upload(
             principal,
             department,
             form=form,
-            error=f"导入被拒绝，共 {len(exc.errors)} 处错误，没有创建任何计划。请修改文件后重新上传。",
+            error=(
+                f"导入被拒绝，共 {exc.total} 处错误，没有创建任何计划。请修改文件后重新上传。"
+                + (f"（下面列出前 {len(exc.errors)} 处）" if exc.total > len(exc.errors) else "")
+            ),
             rows=exc.errors,
             status_code=exc.status,
         )

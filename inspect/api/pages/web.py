@@ -20,28 +20,25 @@ from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
-from checkonce.api.cookies import CSRF_HEADER, SESSION_COOKIE, csrf_ok, csrf_token
+from checkonce.api.cookies import (
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    csrf_ok,
+    csrf_token,
+    renew_if_due,
+    set_session,
+)
 from checkonce.api.deps import Allow, SessionDep
 from checkonce.api.pages.i18n import LANGUAGES, translate
-from checkonce.auth.models import ROLE_NAMES, User
-from checkonce.auth.service import (
-    ACCESS_TOKEN_MINUTES,
-    AuthError,
-    Forbidden,
-    Principal,
-    issue_token,
-    read_token,
-)
+from checkonce.auth.models import ROLE_NAMES
+from checkonce.auth.service import AuthError, Forbidden, Principal, current_user, read_token
 
 LANG_COOKIE = "checkonce_lang"
 FLASH_COOKIE = "checkonce_flash"
-# A page opened in the second half of the session's life renews it, so an inspector moving
-# from enterprise to enterprise is not logged out mid-day; an idle session still ends.
-RENEW_AFTER = dt.timedelta(minutes=ACCESS_TOKEN_MINUTES / 2)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -161,49 +158,31 @@ class PageForbidden(Exception):
 class PageAllow(Allow):
     """Dependency of a page: the session's user must hold one of `roles`.
 
-    The user is re-read from the database (a deactivated account loses its pages at once, not
-    when its cookie ends) and a session past half its life is renewed."""
+    The user is re-read from the database (a deactivated account, or one whose password or
+    role changed, loses its pages at once, not when its cookie ends) and the session is
+    renewed: it ends only after the idle timeout without requests, or at its absolute
+    limit."""
 
     def __call__(self, request: Request, db: SessionDep) -> Principal:  # type: ignore[override]
         principal = session_principal(request)
         if principal is None:
             raise LoginRequired
-        user = db.get(User, principal.user_id)
-        # A deactivated account, or one whose role an administrator changed, logs in again.
-        if user is None or not user.active or user.role != principal.role:
-            raise LoginRequired
+        try:
+            user = current_user(db, principal)
+        except AuthError:
+            raise LoginRequired from None
         if principal.role not in self.roles:
             raise PageForbidden("您的账号无权打开此页面")
-        _renew_if_old(request, user)
+        renew_if_due(request, user, principal)
         return principal
 
 
-def _renew_if_old(request: Request, user: User) -> None:
-    import jwt
-
-    token = request.cookies.get(SESSION_COOKIE, "")
-    issued = jwt.decode(token, options={"verify_signature": False}).get("iat", 0)
-    now = dt.datetime.now(dt.UTC)
-    if now - dt.datetime.fromtimestamp(issued, dt.UTC) >= RENEW_AFTER:
-        request.state.renewed_session = issue_token(
-            user, secret=request.app.state.settings.secret_key
-        )
-
-
-def set_session(response: Response, token: str, *, secure: bool) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=ACCESS_TOKEN_MINUTES * 60,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        path="/",
-    )
-
-
 def require_csrf(request: Request, csrf: Annotated[str, Form()] = "") -> None:
-    """Dependency of a page's POST handler: the form's csrf field must match the session."""
+    """Dependency of a page's POST handler: the form's csrf field must match the session.
+    Without a valid session (it expired while the form was open) the visitor logs in first
+    and comes back to the form, which refills itself (static/app.js)."""
+    if session_principal(request) is None:
+        raise LoginRequired
     if not csrf_ok(request, csrf):
         raise PageForbidden("页面已过期或来源不明，请刷新页面后重试")
 

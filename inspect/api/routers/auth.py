@@ -9,14 +9,16 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from checkonce.api.deps import PUBLIC, Allow, SessionDep
+from checkonce.audit.actor import Channel
 from checkonce.auth.models import ROLES
 from checkonce.auth.service import (
-    ACCESS_TOKEN_MINUTES,
     AuthError,
     Principal,
+    TooManyAttempts,
     authenticate,
     issue_token,
 )
+from checkonce.jobs.logs import REQUEST_ID
 
 router = APIRouter(prefix="/auth", tags=["登录"])
 
@@ -41,17 +43,23 @@ class Me(BaseModel):
 def login(
     request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], db: SessionDep
 ) -> Token:
-    """用户名密码登录，返回 30 分钟有效的访问令牌。"""
+    """用户名密码登录，返回短期有效的访问令牌（默认 30 分钟；账号停用或改密码、改角色后立即失效）。"""
     client = request.client.host if request.client else "unknown"
     try:
         user = authenticate(
-            db_session=db, username=form.username, password=form.password, client=client
+            db_session=db,
+            username=form.username,
+            password=form.password,
+            client=client,
+            channel=Channel.API,
+            request_id=REQUEST_ID.get(),
         )
-    except AuthError:
-        db.commit()  # keep the failed attempt: it is what the rate limit counts
+    except (AuthError, TooManyAttempts):
+        db.commit()  # keep the failed attempt: it is what the back-off counts, and audited
         raise
-    token = issue_token(user, secret=request.app.state.settings.secret_key)
-    return Token(access_token=token, expires_in=ACCESS_TOKEN_MINUTES * 60, role=user.role)
+    minutes = request.app.state.settings.token_minutes
+    token = issue_token(user, secret=request.app.state.settings.secret_key, minutes=minutes)
+    return Token(access_token=token, expires_in=minutes * 60, role=user.role)
 
 
 @router.get("/me", response_model=Me)

@@ -38,7 +38,7 @@ Reporter = Annotated[Principal, Depends(Allow("inspector", "enterprise"))]
 Reader = Annotated[
     Principal, Depends(Allow("admin", "coordinator", "bureau", "inspector", "enterprise"))
 ]
-Money = Annotated[Decimal, Field(ge=0, le=Decimal("999999999999.99"), decimal_places=2)]
+Money = Annotated[Decimal, Field(gt=0, le=Decimal("999999999999.99"), decimal_places=2)]
 Quantity = Annotated[Decimal, Field(gt=0, le=Decimal("9999999999999"), decimal_places=3)]
 
 

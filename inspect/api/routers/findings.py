@@ -300,6 +300,7 @@ def task_history(
 @router.post("/results/{result_id}/photos", response_model=PhotoOut, status_code=201)
 def upload_photo(
     result_id: ObjectId,
+    request: Request,
     db: SessionDep,
     principal: Inspector,
     actor: ActorDep,
@@ -314,13 +315,16 @@ def upload_photo(
     )
     if not row.latest:
         raise NotFound(f"检查结果 {result_id} 已有更新版本，请附在最新版本上")
-    data = file.file.read(photos.MAX_PHOTO_BYTES + 1)
+    settings = request.app.state.settings
+    data = file.file.read(settings.photo_max_bytes + 1)
     photo = photos.add_photo(
         db_session=db,
         result=row,
         data=data,
         filename=file.filename or "",
         actor=actor,
+        max_bytes=settings.photo_max_bytes,
+        max_pixels=settings.photo_max_pixels,
     )
     return PhotoOut(
         id=photo.id,

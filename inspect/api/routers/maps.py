@@ -9,6 +9,7 @@ xstatic packages), so a page works on a network without internet.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -61,7 +62,20 @@ def _page(fmap, request: Request) -> HTMLResponse:
     # Behind a reverse proxy that mounts the app under a prefix, the assets are there too.
     vendor_url = request.scope.get("root_path", "").rstrip("/") + VENDOR_URL
     page = render_html(fmap, AssetMode.SERVED, MapSettings(), vendor_url=vendor_url)
-    return HTMLResponse(page, headers=PAGE_HEADERS)
+    return HTMLResponse(with_nonce(page, request), headers=PAGE_HEADERS)
+
+
+_SCRIPT_OPEN = re.compile(r"<script(\s[^>]*)?>")
+
+
+def with_nonce(page: str, request: Request) -> str:
+    """folium writes its map code as inline scripts: each gets this response's CSP nonce
+    (the page is ours, built from our data; a script injected into a value would be text
+    inside one of these scripts, escaped by folium, not a script element of its own)."""
+    nonce = getattr(request.state, "csp_nonce", "")
+    if not nonce:
+        return page
+    return _SCRIPT_OPEN.sub(lambda m: f'<script{m.group(1) or ""} nonce="{nonce}">', page)
 
 
 @router.get("/coverage", response_class=HTMLResponse)

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, UploadFile
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -29,6 +29,7 @@ from checkonce.public import (
     public_plan_out,
 )
 from checkonce.registry.models import Department
+from checkonce.tabular import read_upload
 
 router = APIRouter(tags=["检查计划"])
 PlanStaff = Annotated[Principal, Depends(Allow("admin", "coordinator", "bureau"))]
@@ -234,6 +235,7 @@ def create_plan(body: PlanIn, db: SessionDep, _: Filer, actor: ActorDep) -> Plan
 @router.post("/plans/upload", response_model=PlanDetail, status_code=201)
 def upload_plan(
     file: UploadFile,
+    request: Request,
     db: SessionDep,
     _: Filer,
     actor: ActorDep,
@@ -245,9 +247,10 @@ def upload_plan(
     suffix = Path(file.filename or "").suffix.lower()
     if suffix not in (".csv", ".xlsx", ".xlsm"):
         raise CheckOnceError(f"不支持的文件类型 {suffix or '（无扩展名）'}，请上传 .csv 或 .xlsx")
+    data = read_upload(file.file, request.app.state.settings.upload_max_bytes, file.filename or "")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"plan{suffix}"
-        path.write_bytes(file.file.read())
+        path.write_bytes(data)
         plan = service.import_plan_file(
             db_session=db,
             path=path,

@@ -29,6 +29,7 @@ from checkonce.registry.models import (
     Scene,
     SceneItem,
 )
+from checkonce.tabular import read_upload
 
 router = APIRouter(tags=["登记库"])
 StaffDep = Annotated[Principal, Depends(Allow(*STAFF))]
@@ -380,9 +381,10 @@ def _upload(file: UploadFile, request: Request, db, importer, actor) -> ImportRe
     suffix = Path(file.filename or "upload.csv").suffix.lower()
     if suffix not in (".csv", ".xlsx", ".xlsm"):
         raise CheckOnceError(f"不支持的文件类型 {suffix or '（无扩展名）'}，请上传 .csv 或 .xlsx")
+    data = read_upload(file.file, request.app.state.settings.upload_max_bytes, file.filename or "")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / (Path(file.filename or "upload").name or "upload" + suffix)
-        path.write_bytes(file.file.read())
+        path.write_bytes(data)
         added = importer(
             db_session=db,
             path=path,

@@ -244,6 +244,34 @@ def start_job(
     return out
 
 
+@router.post("/schedules/jobs/{job_id}/retry", response_model=JobOut, status_code=202)
+def retry_job(
+    job_id: RowId,
+    request: Request,
+    background: BackgroundTasks,
+    db: SessionDep,
+    principal: Coordinator,
+    actor: ActorDep,
+    day: TodayDep,
+) -> JobOut:
+    """重试失败（含中断）的生成任务：以原参数重新生成。"""
+    job = jobs.retry_job(db_session=db, job_id=job_id, actor=actor)
+    out = _job_out(job)
+    db.commit()
+    policy, calendar = jurisdiction(request)
+    background.add_task(
+        jobs.run_job,
+        sessions=request.app.state.sessions,
+        job_id=job.id,
+        request=jobs.request_of(job),
+        actor=actor,
+        policy=policy,
+        calendar=calendar,
+        today=day,
+    )
+    return out
+
+
 @router.get("/schedules/jobs/{job_id}", response_model=JobOut)
 def job_progress(job_id: RowId, db: SessionDep, principal: Coordinator) -> JobOut:
     """生成任务的进度：阶段、完成比例、结果版本。"""

@@ -9,11 +9,16 @@ A charge (unit, item as charged, amount, date) is matched against the fee catalo
                                 off-catalog fee into a compliant one silently);
 3. `check_unauthorized_unit`  — the item is in the catalog, but for another charging unit,
                                 or the unit is not a registered charging unit;
-4. `check_abolished_or_expired` — the entry was not valid on the charge date;
-5. `check_duplicate`          — the same unit already charged the same item to the same
-                                enterprise for the same billing period;
-6. `check_over_standard`      — the amount exceeds the fixed standard or the cap;
-7. `compliant`                — none of the above.
+4. `check_not_yet_in_force`  — the charge date is before the entry took effect: the
+                                catalog has no entry in force that day (an earlier rule may
+                                have applied), so a person decides;
+5. `check_abolished_or_expired` — the entry was abolished or had expired on the charge date;
+6. `check_duplicate`          — the same unit already charged the same item to the same
+                                enterprise for the same billing period (for a fee charged
+                                per occasion or per unit, the same amount twice on one day
+                                may be two units: a person decides);
+7. `check_over_standard`      — the amount exceeds the fixed standard or the cap;
+8. `compliant`                — none of the above.
 
 Every verdict carries the refund due: the amount above the standard for over-standard
 charges, the whole amount for off-catalog, abolished/expired, unauthorized and duplicate
@@ -288,15 +293,33 @@ def check_unauthorized_unit(charge: Charge, match: NameMatch) -> Verdict | None:
     )
 
 
-def check_abolished_or_expired(charge: Charge, match: NameMatch) -> Verdict | None:
-    """收取已取消或已过期项目: the entry was not in force on the charge date (abolished,
-    expired, or not yet in force); the whole amount is due back."""
+def check_not_yet_in_force(charge: Charge, match: NameMatch) -> Verdict | None:
+    """待人工复核: the charge is dated before the entry took effect. The catalog holds no
+    entry in force on that day, which does not make the fee abolished (an earlier version
+    of the catalog may have allowed it): nothing is refunded until a coordinator decides."""
     entry = match.entry
-    if entry.valid_on(charge.charged_on):
+    if charge.charged_on >= entry.valid_from or match.how == "reviewer":
+        return None  # a coordinator who named the entry has decided it applied
+    return Verdict(
+        verdict="needs_review",
+        rule="check_not_yet_in_force",
+        refund_due=Decimal("0"),
+        match=match,
+        explanation=(
+            f"{match.describe(charge.item)}；收费日期 {charge.charged_on} 早于该目录项目的执行日期 "
+            f"{entry.valid_from}，目录中没有当日有效的条目，需人工复核当时适用的收费依据"
+        ),
+    )
+
+
+def check_abolished_or_expired(charge: Charge, match: NameMatch) -> Verdict | None:
+    """收取已取消或已过期项目: the entry was abolished or had expired on the charge date;
+    the whole amount is due back. (A date before the entry took effect is
+    `check_not_yet_in_force`'s case.)"""
+    entry = match.entry
+    if entry.valid_on(charge.charged_on) or charge.charged_on < entry.valid_from:
         return None
-    if charge.charged_on < entry.valid_from:
-        why = f"该项目自 {entry.valid_from} 起才执行"
-    elif entry.valid_to is not None:
+    if entry.valid_to is not None:
         state = "已取消" if entry.status == "abolished" else "已过有效期"
         why = f"该项目{state}（有效期至 {entry.valid_to}）"
     else:
@@ -325,8 +348,25 @@ def check_duplicate(
             continue
         if billing_period(entry, earlier.charged_on) != period:
             continue
-        if period == charge.charged_on.isoformat() and earlier.amount != charge.amount:
-            continue  # per-occasion fee: two different charges the same day may both be due
+        if period == charge.charged_on.isoformat():
+            if earlier.amount != charge.amount:
+                continue  # per-occasion fee: two different charges the same day may both be due
+            # The same per-unit fee twice on one day may be two devices, two services: the
+            # record alone cannot tell a second unit from a repeated charge, so a person
+            # looks first (after that review the rule below judges it a duplicate).
+            if match.how != "reviewer":
+                return Verdict(
+                    verdict="needs_review",
+                    rule="check_duplicate",
+                    refund_due=Decimal("0"),
+                    match=match,
+                    duplicate_of=earlier.id,
+                    explanation=(
+                        f"{match.describe(charge.item)}；同一收费单位已于同日（{charge.charged_on}）"
+                        f"就同一按次/按件计费项目以相同金额向该企业收费（记录 {earlier.id}），"
+                        "可能是两次服务，也可能是重复收费，需人工复核"
+                    ),
+                )
         return Verdict(
             verdict="duplicate",
             rule="check_duplicate",
@@ -393,8 +433,8 @@ def assess(
     charge is that entry, and the rules from `check_unauthorized_unit` on apply to it."""
     if not 0 <= floor <= threshold <= 100:
         raise ValueError("need 0 <= floor <= threshold <= 100")
-    if charge.amount < 0:
-        raise ValueError("amount must not be negative")
+    if charge.amount <= 0:
+        raise ValueError("amount must be positive")
     if charge.quantity <= 0:
         raise ValueError("quantity must be positive")
     if reviewed_entry is not None:
@@ -410,6 +450,7 @@ def assess(
     return (
         check_needs_review(charge, match, threshold=threshold)
         or check_unauthorized_unit(charge, match)
+        or check_not_yet_in_force(charge, match)
         or check_abolished_or_expired(charge, match)
         or check_duplicate(charge, match, prior)
         or check_over_standard(charge, match)

@@ -34,13 +34,16 @@ FIRST_CHARGE_VERDICTS = ("compliant", "over_standard")
 
 
 def parse_amount(value: object, *, field: str = "金额") -> Decimal:
-    """A money amount in yuan: non-negative, at most two decimals."""
+    """A money amount in yuan: positive (a charge of nothing is no charge), at most two
+    decimals."""
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         raise CheckOnceError(f"{field}「{value}」不是有效的金额") from None
-    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
-        raise CheckOnceError(f"{field}「{value}」应为 0 至 {MAX_AMOUNT} 之间的金额（元）")
+    if not amount.is_finite() or amount <= 0 or amount > MAX_AMOUNT:
+        raise CheckOnceError(
+            f"{field}「{value}」应为大于 0、不超过 {MAX_AMOUNT} 的金额（元）", code="invalid_amount"
+        )
     if amount != amount.quantize(engine.CENT):
         raise CheckOnceError(f"{field}「{value}」最多两位小数（分）")
     return amount.quantize(engine.CENT)

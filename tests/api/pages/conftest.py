@@ -31,3 +31,14 @@ def csrf_of(client) -> str:
     match = re.search(r'name="csrf-token" content="([0-9a-f]*)"', page.text)
     assert match, "the layout lost its csrf-token meta tag"
     return match.group(1)
+
+
+def post_login(client, data: dict, **kwargs):
+    """POST /login as the login page's form does: with the login CSRF token the page gave
+    this browser (its cookie and the form's hidden field)."""
+    import re
+
+    page = client.get("/login")
+    match = re.search(r'action="/login".*?name="csrf" value="([0-9a-f]+)"', page.text, re.S)
+    assert match, "the login form lost its csrf field"
+    return client.post("/login", data={**data, "csrf": match.group(1)}, **kwargs)

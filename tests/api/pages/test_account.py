@@ -6,7 +6,7 @@ import pytest
 
 from checkonce.api.cookies import SESSION_COOKIE
 from tests.api.conftest import PASSWORD
-from tests.api.pages.conftest import csrf_of
+from tests.api.pages.conftest import csrf_of, post_login
 
 LANDING = {
     "admin": "/coordinator",
@@ -19,9 +19,9 @@ LANDING = {
 
 @pytest.mark.parametrize("role", sorted(LANDING))
 def test_login_lands_on_the_roles_home(client, users, role):
-    response = client.post(
-        "/login",
-        data={"username": users[role].username, "password": PASSWORD},
+    response = post_login(
+        client,
+        {"username": users[role].username, "password": PASSWORD},
         follow_redirects=False,
     )
     assert response.status_code == 303
@@ -31,7 +31,7 @@ def test_login_lands_on_the_roles_home(client, users, role):
 
 
 def test_wrong_password_shows_the_error_and_sets_no_cookie(client, users):
-    response = client.post("/login", data={"username": "insp1", "password": "wrong password"})
+    response = post_login(client, {"username": "insp1", "password": "wrong password"})
     assert response.status_code == 401
     assert "用户名或密码错误" in response.text
     assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
@@ -39,13 +39,11 @@ def test_wrong_password_shows_the_error_and_sets_no_cookie(client, users):
 
 def test_login_returns_to_the_page_asked_for_but_never_to_another_site(client, users):
     form = {"username": "insp1", "password": PASSWORD}
-    back = client.post(
-        "/login", data={**form, "next": "/inspector?day=2027-01-04"}, follow_redirects=False
-    )
+    back = post_login(client, {**form, "next": "/inspector?day=2027-01-04"}, follow_redirects=False)
     assert back.headers["location"] == "/inspector?day=2027-01-04"
     for evil in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
         client.cookies.clear()
-        away = client.post("/login", data={**form, "next": evil}, follow_redirects=False)
+        away = post_login(client, {**form, "next": evil}, follow_redirects=False)
         assert away.headers["location"] == "/inspector", evil
 
 
@@ -121,8 +119,8 @@ def test_change_password(login, users, client):
         assert message in page.text, message
     assert client.post("/logout", data={"csrf": token}).status_code == 200
     assert (
-        client.post(
-            "/login", data={"username": "samr1", "password": PASSWORD}, follow_redirects=False
+        post_login(
+            client, {"username": "samr1", "password": PASSWORD}, follow_redirects=False
         ).status_code
         == 303
     )
@@ -133,14 +131,14 @@ def test_change_password(login, users, client):
     assert "密码已修改" in done.text
     client.cookies.clear()
     assert (
-        client.post(
-            "/login", data={"username": "samr1", "password": PASSWORD}, follow_redirects=False
+        post_login(
+            client, {"username": "samr1", "password": PASSWORD}, follow_redirects=False
         ).status_code
         == 401
     )
     assert (
-        client.post(
-            "/login", data={"username": "samr1", "password": new}, follow_redirects=False
+        post_login(
+            client, {"username": "samr1", "password": new}, follow_redirects=False
         ).status_code
         == 303
     )
