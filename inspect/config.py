@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     data_dir: Path | None = None
     timezone: str = "Asia/Shanghai"
     output_dir: Path = Path("out")
+    # Address printed under the QR of every document (verification page /d/<token>); empty =
+    # the address the request came in on (the CLI then needs it set).
+    public_url: str = ""
     # Background jobs (checkonce.jobs): off for processes that must not run them at all.
     jobs_enabled: bool = True
     # Seconds a standby process waits between attempts to take over the job runner lock.
