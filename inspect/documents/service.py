@@ -380,7 +380,7 @@ def build_content(
     return DocumentContent(
         **common,
         issuer=department.name,
-        fields=_base_fields(records)[:4] + [("整改期限", f"{_cn_date(deadline)}前")],
+        fields=[*_base_fields(records)[:4], ("整改期限", f"{_cn_date(deadline)}前")],
         paragraphs=[
             f"{visit.enterprise.name}：",
             f"经{_cn_date(visit.day)}现场检查，发现你单位存在下列问题。依据下列规定，责令你单位于"
