@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     jobs_replan_seconds: float = 60.0
     # Enforcement certificates ending within this many days raise an alert.
     certificate_warning_days: int = 30
-    # How enterprise notices are delivered: "log", "database" or "module:Class".
-    notification_channel: str = "log"
+    # How enterprise notices are delivered: "outbox" (a table a gateway reads), "log",
+    # "database", "cmpp" (SMS gateway adapter) or "module:Class".
+    notification_channel: str = "outbox"
     log_level: str = "INFO"
 
     @model_validator(mode="after")
