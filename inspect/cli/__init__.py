@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "findings",
     "serve",
     "jobs",
+    "documents",
 ]
 
 console = Console()

@@ -64,9 +64,23 @@ def register(app: typer.Typer) -> None:
             None, "--today", help="重排的基准日期 YYYY-MM-DD（默认为辖区当地今天）"
         ),
         actor: str = typer.Option(DEFAULT_ACTOR, "--actor", help=ACTOR_HELP),
+        requests: bool = typer.Option(
+            False,
+            "--requests",
+            help="与 --replan 同用：只按企业改期申请移动检查，其余全部不动",
+        ),
     ) -> None:
         """生成一个排程草稿版本：读取已批准任务与本年历史，求解、独立校验并保存。"""
         import datetime as dt
+
+        if requests:
+            from checkonce.cli.documents import replan_requests
+            from checkonce.errors import CheckOnceError
+
+            if not replan:
+                raise CheckOnceError("--requests 须与 --replan 同用")
+            replan_requests(period, today, actor)
+            return
 
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

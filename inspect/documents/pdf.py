@@ -80,7 +80,16 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
     base = ParagraphStyle("base", fontName=font, fontSize=10.5, leading=15, wordWrap="CJK")
     return {
         "base": base,
-        "issuer": ParagraphStyle("issuer", parent=base, fontSize=13, leading=18, alignment=1),
+        # Indented on both sides by the QR's width, so a long issuer never runs under it.
+        "issuer": ParagraphStyle(
+            "issuer",
+            parent=base,
+            fontSize=13,
+            leading=18,
+            alignment=1,
+            leftIndent=QR_SIZE + 4 * mm,
+            rightIndent=QR_SIZE + 4 * mm,
+        ),
         "title": ParagraphStyle("title", parent=base, fontSize=19, leading=26, alignment=1),
         "no": ParagraphStyle("no", parent=base, fontSize=10.5, alignment=1),
         "h": ParagraphStyle("h", parent=base, fontSize=11.5, leading=17, spaceBefore=6),

@@ -221,13 +221,16 @@ def _checklist(records: VisitRecords, *, answered: bool) -> list[ChecklistPart]:
             for key, value in (result.checklist or {}).items():
                 answer = ANSWER_NAMES.get(value.get("answer", ""), "")
                 answers.setdefault(key, (answer, value.get("note", "") or ""))
+    short = {t.department.code: t.department.short_name for t in records.tasks}
     parts = []
     for group in groups:
         rows = []
         for entry in group.entries:
             answer, note = answers.get(entry.key, ("", ""))
             if group.department is None:
-                note = (note + " " if note else "") + f"（{'、'.join(entry.departments)}）"
+                note = (note + " " if note else "") + "（{}）".format(
+                    "、".join(short.get(code, code) for code in entry.departments)
+                )
             rows.append(ChecklistRow(text=entry.text, answer=answer, note=note))
         parts.append(ChecklistPart(title=group.title, rows=rows))
     return parts
