@@ -428,6 +428,32 @@ def reject_request(
     return request
 
 
+def verify_version(
+    db_session: Session, version: ScheduleVersion, *, policy: Policy, calendar: WorkCalendar
+):
+    """Verify a stored version again, from the database, against its period's full
+    instance (every task placed or left out, every hard rule): the verifier's Report."""
+    visits = [_visit_json(v) for v in _version_visits(db_session, version)]
+    full = _full_instance(db_session, version, visits, policy=policy, calendar=calendar)
+    placed = {t for v in visits for t in v["tasks"]}
+    reasons = {f"T{u.inspection_task_id:06d}": u.reason for u in version.unscheduled}
+    instance = Instance.from_json(full)
+    schedule = Schedule.from_json(
+        {
+            "schema": "checkonce.schedule/1",
+            "instance": instance.name,
+            "visits": sorted(visits, key=lambda v: (v["day"], v["start"], v["id"])),
+            "unscheduled": [
+                {"task": t["id"], "reason": reasons.get(t["id"], "未排入")}
+                for t in full["tasks"]
+                if t["id"] not in placed
+            ],
+            "metrics": {},
+        }
+    )
+    return verify(instance, schedule)
+
+
 # ---------------------------------------------------------------------------- re-plan
 
 

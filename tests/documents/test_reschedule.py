@@ -176,6 +176,10 @@ def test_replan_moves_only_the_requested_visit_and_verifies(db_session, scene):
     )
     request = reschedule.list_requests(db_session, period=PERIOD)[0]
     assert request.state == RequestState.PLANNED and request.schedule_id == version.id
+    # Verified again from the database, independently of the run that stored it.
+    assert reschedule.verify_version(
+        db_session, version, policy=f.policy(), calendar=f.calendar()
+    ).ok
     publish_schedule(db_session=db_session, schedule_id=version.id, actor="coordinator:co")
     assert db_session.get(ScheduleVersion, base_id).state == "superseded"
 
