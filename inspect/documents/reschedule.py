@@ -231,7 +231,10 @@ def _part(full: dict[str, Any], visits: list[dict[str, Any]], moving: dict[str, 
     return part, touched
 
 
-def _violations(instance: Instance, visits: list[dict[str, Any]]) -> set[tuple[str, tuple]]:
+def _violations(instance: Instance, visits: list[dict[str, Any]]) -> set[tuple[str, tuple, str]]:
+    """The violations of `visits` as comparable keys. The message is part of the key: the ids
+    of a rule do not always name the day (an inspector unavailable on the visit's old day and
+    on its new day share rule and ids), so ids alone would mask a new violation."""
     schedule = Schedule.from_json(
         {
             "schema": "checkonce.schedule/1",
@@ -241,7 +244,7 @@ def _violations(instance: Instance, visits: list[dict[str, Any]]) -> set[tuple[s
             "metrics": {},
         }
     )
-    return {(v.rule, v.ids) for v in verify(instance, schedule).violations}
+    return {(v.rule, v.ids, v.message) for v in verify(instance, schedule).violations}
 
 
 def _candidate_starts(

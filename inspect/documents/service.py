@@ -751,6 +751,10 @@ def sign_record(
     )
     doc.signatures.append(signature)
     db_session.flush()
+    signed_inspectors = {s.inspector_id for s in doc.signatures if s.signer == SignerKind.INSPECTOR}
+    firm_done = any(s.signer == SignerKind.ENTERPRISE for s in doc.signatures)
+    if firm_done and set(team) <= signed_inspectors:
+        _finish_signed(db_session, doc, records, base_url, folder)
     record(
         db_session,
         actor=actor,
@@ -765,12 +769,10 @@ def sign_record(
             "role": role,
             "image_sha256": image_sha,
             "refusal_reason": refusal_reason if refused else None,
+            # Set by the last signature: the fingerprint of the signed PDF.
+            "signed_sha256": doc.signed_sha256,
         },
     )
-    signed_inspectors = {s.inspector_id for s in doc.signatures if s.signer == SignerKind.INSPECTOR}
-    firm_done = any(s.signer == SignerKind.ENTERPRISE for s in doc.signatures)
-    if firm_done and set(team) <= signed_inspectors:
-        _finish_signed(db_session, doc, records, base_url, folder)
     return signature
 
 

@@ -128,3 +128,27 @@ def test_enterprise_moves_its_visit_and_the_coordinator_replans(client, headers,
     assert (
         client.get("/api/v1/reschedule-requests", headers=headers["enterprise"]).status_code == 403
     )
+
+
+def test_staff_reading_a_pdf_is_audited(client, headers, scene, db_session):  # noqa: F811
+    import json
+
+    from sqlalchemy import select
+
+    from checkonce.audit.models import AuditRecord
+
+    visit = scene["visit"]
+    doc = client.post(
+        f"/api/v1/visits/{visit.id}/documents",
+        json={"kind": "notice"},
+        headers=headers["coordinator"],
+    ).json()[0]
+    assert client.get(doc["pdf_url"], headers=headers["coordinator"]).status_code == 200
+    assert client.get(doc["pdf_url"], headers=headers["enterprise"]).status_code == 200
+    reads = db_session.scalars(
+        select(AuditRecord).where(
+            AuditRecord.action == "data.read", AuditRecord.object_type == "document"
+        )
+    ).all()
+    assert [r.actor_role for r in reads] == ["coordinator"]
+    assert json.loads(reads[0].body)["detail"]["doc_no"] == doc["doc_no"]

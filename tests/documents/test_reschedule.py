@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from checkonce.audit.actor import Actor, Channel
@@ -212,3 +214,35 @@ def test_a_request_no_longer_feasible_lapses(db_session, scene):
         )
         is None
     )
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(off=st.sets(st.integers(min_value=0, max_value=14), max_size=5))
+def test_offered_days_are_exactly_those_the_verifier_allows(db_session, scene, off):
+    """With the team's days off drawn at random, the offer is exactly: workdays of the
+    tasks' window from two workdays ahead, less the visit's own day, the officer's full day
+    elsewhere (20th) and every day a team member is off."""
+    cal = f.calendar()
+    fire = scene["fire"]
+    window = [d for d in cal.workdays(dt.date(2026, 11, 17), dt.date(2026, 12, 8))]
+    days_off = {window[i] for i in off if i < len(window)}
+    added = [
+        InspectorUnavailability(inspector_id=fire.id, day=d, reason="假")
+        for d in days_off
+        if d != dt.date(2026, 11, 19)
+    ]
+    db_session.add_all(added)
+    db_session.flush()
+    db_session.expire_all()
+    try:
+        offered = {d.day for d in days(db_session, db_session.get(Visit, scene["visit"].id))}
+        expected = set(window) - {DAY, dt.date(2026, 11, 19), dt.date(2026, 11, 20)} - days_off
+        assert expected <= offered
+        assert not (offered & (days_off | {DAY, dt.date(2026, 11, 19), dt.date(2026, 11, 20)}))
+    finally:
+        for row in added:
+            db_session.delete(row)
+        db_session.flush()
+        db_session.expire_all()

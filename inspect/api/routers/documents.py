@@ -26,6 +26,7 @@ from checkonce.api.deps import Allow, ObjectId, SessionDep
 from checkonce.api.routers.codes import public_base_url
 from checkonce.api.routers.schedules import TodayDep, jurisdiction
 from checkonce.audit.actor import Actor, Channel
+from checkonce.audit.service import record_read
 from checkonce.auth.service import Principal
 from checkonce.documents import notices, reschedule, service
 from checkonce.documents.models import (
@@ -230,6 +231,16 @@ def document_pdf(
     """文书 PDF（内嵌中文字体，按 SHA-256 校验后返回）。"""
     doc = visible_document(db, principal, document_id, request, today)
     data = service.pdf_bytes(doc, signed=signed)
+    if principal.role != "enterprise":
+        # A document holds the enterprise's non-public records: a staff read is audited.
+        record_read(
+            db,
+            actor=actor_of(principal),
+            object_type="document",
+            object_id=doc.id,
+            enterprise_id=doc.enterprise_id,
+            detail={"doc_no": doc.doc_no, "signed": signed},
+        )
     name = f"{doc.visit_code}-{doc.kind}{'-signed' if signed else ''}.pdf"
     return Response(
         data,
