@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from checkonce.audit.actions import AuditAction
@@ -583,7 +584,13 @@ def _generate_one(
     doc.size_bytes = len(data)
     if doc.id is None:
         db_session.add(doc)
-    db_session.flush()
+    try:
+        db_session.flush()
+    except IntegrityError as exc:
+        # Two people generating the same document for the first time at once: the unique
+        # (kind, visit, department) keeps one; the other's whole transaction, number
+        # included, is rolled back, so no number is lost or doubled.
+        raise Conflict(f"{kind.title}正由他人同时生成，请刷新后重试") from exc
     record(
         db_session,
         actor=actor,
