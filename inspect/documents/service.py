@@ -254,6 +254,7 @@ def build_content(
     signatures: list[DocumentSignature] | None = None,
     signature_images: dict[str, bytes] | None = None,
     today: dt.date | None = None,
+    publish_workdays: int = 20,
 ) -> DocumentContent:
     """The content of one document from the visit's records."""
     visit = records.visit
@@ -355,7 +356,7 @@ def build_content(
             paragraphs=[
                 f"{visit.enterprise.name}：",
                 f"本机关于{_cn_date(visit.day)}对你单位进行了现场检查，检查结果如下。检查结果将依法"
-                "在20个工作日内公开。",
+                f"在{publish_workdays}个工作日内公开。",
                 RIGHTS,
             ],
             table_title="检查结果",
@@ -571,6 +572,8 @@ def _generate_one(
         doc.revision += 1
         doc.generated_by = actor.label
         doc.generated_at = dt.datetime.now(dt.UTC)
+    from checkonce.policy import jurisdiction_policy
+
     content = build_content(
         records,
         kind,
@@ -578,6 +581,7 @@ def _generate_one(
         doc_no=doc.doc_no,
         verify_url=verify_url(base_url, doc.verify_token),
         today=today,
+        publish_workdays=jurisdiction_policy().publicity.publish_within_workdays,
     )
     data = render_pdf(content)
     doc.sha256 = store_blob(data, "pdf", folder)
