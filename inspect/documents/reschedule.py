@@ -10,8 +10,9 @@ must itself lie at least that many workdays ahead, so the team is told in time. 
 random checks offer nothing of the kind: the enterprise does not know of them.
 
 A feasible day is found by moving the visit in the published schedule and verifying the part
-of the schedule it can affect (every visit of the enterprise and of its team's inspectors,
-with their tasks): a day is offered only when the move adds no violation. The coordinator
+of the schedule it can affect (every visit of the enterprise, and the visits of its team's
+inspectors on the old and the new day, with their tasks): a day is offered only when the move
+adds no violation. The coordinator
 sees the requests; `replan_with_requests` (CLI `schedule generate --replan --requests`)
 writes a draft version where every other visit is frozen as published and each pending
 request is applied if it is still feasible, the whole version verified against the period's
@@ -209,15 +210,8 @@ def _full_instance(
     return data
 
 
-def _part(full: dict[str, Any], visits: list[dict[str, Any]], moving: dict[str, Any]):
-    """The sub-instance and sub-schedule a move of `moving` can affect: every visit of its
-    enterprise or of one of its inspectors, with their tasks, enterprises and inspectors."""
-    people = set(moving["inspectors"])
-    touched = [
-        v
-        for v in visits
-        if v["enterprise"] == moving["enterprise"] or people & set(v["inspectors"])
-    ]
+def _part(full: dict[str, Any], touched: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sub-instance of `touched` visits: their tasks, enterprises and inspectors."""
     task_ids = {t for v in touched for t in v["tasks"]}
     firms = {v["enterprise"] for v in touched}
     staff = {i for v in touched for i in v["inspectors"]}
@@ -228,7 +222,23 @@ def _part(full: dict[str, Any], visits: list[dict[str, Any]], moving: dict[str, 
     part["conflicts"] = [
         c for c in full["conflicts"] if c["inspector"] in staff and c["enterprise"] in firms
     ]
-    return part, touched
+    return part
+
+
+def _touched(
+    visits: list[dict[str, Any]], moving: dict[str, Any], day: str
+) -> list[dict[str, Any]]:
+    """What moving `moving` to `day` can affect, for the verifier: every visit of its
+    enterprise (one visit a day, weekly/monthly/yearly caps) and the visits its inspectors
+    make on the old and the new day (timelines are per inspector and day)."""
+    people = set(moving["inspectors"])
+    days = {day, moving["day"]}
+    return [
+        v
+        for v in visits
+        if v["enterprise"] == moving["enterprise"]
+        or (v["day"] in days and people & set(v["inspectors"]))
+    ]
 
 
 def _violations(instance: Instance, visits: list[dict[str, Any]]) -> set[tuple[str, tuple, str]]:
@@ -281,14 +291,17 @@ def _search(
     policy: Policy,
     stop_at_first: bool = False,
 ) -> list[FeasibleDay]:
-    part, touched = _part(full, visits, moving)
-    instance = Instance.from_json(part)
-    baseline = _violations(instance, touched)
-    firm = next(e for e in part["enterprises"] if e["id"] == moving["enterprise"])
-    others = [v for v in touched if v["id"] != moving["id"]]
+    """The days of `days` the visit can move to (with the first start time that works):
+    those where the move adds no violation to what it can affect."""
+    firm = next(e for e in full["enterprises"] if e["id"] == moving["enterprise"])
+    starts = _candidate_starts(moving, firm, policy)
     found = []
     for day in days:
-        for start, end in _candidate_starts(moving, firm, policy):
+        touched = _touched(visits, moving, day.isoformat())
+        instance = Instance.from_json(_part(full, touched))
+        baseline = _violations(instance, touched)
+        others = [v for v in touched if v["id"] != moving["id"]]
+        for start, end in starts:
             moved = {**moving, "day": day.isoformat(), "start": start, "end": end}
             if not (_violations(instance, [*others, moved]) - baseline):
                 found.append(
