@@ -257,6 +257,20 @@ def _violations(instance: Instance, visits: list[dict[str, Any]]) -> set[tuple[s
     return {(v.rule, v.ids, v.message) for v in verify(instance, schedule).violations}
 
 
+# Rules whose violation does not depend on the time of day (window, one visit a day, team,
+# recusal, caps), and the timeline's "not available" / "certificate invalid" that day.
+WHOLE_DAY_RULES = frozenset(
+    {"visit_windows", "one_visit_per_day", "team_size", "conflicts", "caps", "task_coverage"}
+)
+
+
+def _whole_day(violation: tuple[str, tuple, str]) -> bool:
+    rule, _ids, message = violation
+    return rule in WHOLE_DAY_RULES or (
+        rule == "inspector_timeline" and ("不可出勤" in message or "执法证" in message)
+    )
+
+
 def _candidate_starts(
     moving: dict[str, Any], firm: dict[str, Any], policy: Policy
 ) -> list[tuple[str, str]]:
@@ -303,11 +317,14 @@ def _search(
         others = [v for v in touched if v["id"] != moving["id"]]
         for start, end in starts:
             moved = {**moving, "day": day.isoformat(), "start": start, "end": end}
-            if not (_violations(instance, [*others, moved]) - baseline):
+            added = _violations(instance, [*others, moved]) - baseline
+            if not added:
                 found.append(
                     FeasibleDay(day, dt.time.fromisoformat(start), dt.time.fromisoformat(end))
                 )
                 break
+            if all(_whole_day(v) for v in added):
+                break  # no other start time can help on this day
         if stop_at_first and found:
             break
     return found
