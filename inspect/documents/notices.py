@@ -119,3 +119,45 @@ def send_notice(
         },
     )
     return notification
+
+
+def notice_documents(db_session, *, visits, base_url: str, day: dt.date) -> list[dict]:
+    """The 行政检查通知书 of each announced visit the nightly notice job tells an enterprise
+    of, generated (numbered once) as the system, for the notification's payload. Without a
+    public address or an embeddable font the notice goes without documents (logged), never
+    not at all: telling the enterprise matters more than the attachment."""
+    import logging
+
+    from checkonce.audit.actor import Actor, Channel
+    from checkonce.documents.fonts import FontMissing
+    from checkonce.documents.service import generate
+
+    log = logging.getLogger("checkonce.documents")
+    if not base_url:
+        log.warning("CHECKONCE_PUBLIC_URL not set: visit notices go without their documents")
+        return []
+    actor = Actor.system("visit_notices", channel=Channel.JOB)
+    out = []
+    for visit in visits:
+        try:
+            doc = generate(
+                db_session=db_session,
+                visit_id=visit.id,
+                kind=DocumentKind.NOTICE,
+                actor=actor,
+                base_url=base_url,
+                today=day,
+            )[0]
+        except (FontMissing, CheckOnceError) as exc:
+            log.warning("no notice document for visit %s: %s", visit.code, exc)
+            continue
+        out.append(
+            {
+                "id": doc.id,
+                "doc_no": doc.doc_no,
+                "visit": visit.code,
+                "url": verify_url(base_url, doc.verify_token),
+                "sha256": doc.sha256,
+            }
+        )
+    return out

@@ -117,3 +117,41 @@ def test_cmpp_authenticator_and_segments():
     assert len(parts) == 3
     assert parts[0][:6] == bytes([5, 0, 3, 7, 3, 1]) and len(parts[0]) == 6 + 67 * 2
     assert b"".join(p[6:] for p in parts).decode("utf-16-be") == long
+
+
+def test_nightly_notice_job_links_each_visits_notice(db_session, announced):
+    """The evening job that tells enterprises of their announced visits generates each
+    visit's 行政检查通知书 and links it; the outbox message carries the link."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from checkonce.jobs.models import Notification
+    from checkonce.jobs.registry import JobContext
+    from checkonce.visits.scheduled import send_visit_notices
+
+    visit = announced["visit"]
+    visit.schedule.state = "published"
+    db_session.flush()
+    settings = Settings(
+        env="test", secret_key="s" * 40, public_url=BASE_URL, notification_channel="outbox"
+    )
+    day = dt.date(2026, 11, 13)
+    ctx = JobContext(
+        db_session=db_session,
+        now=dt.datetime(2026, 11, 12, 20, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
+        today=dt.date(2026, 11, 12),
+        settings=settings,
+        policy=f.policy(),
+        calendar=f.calendar(),
+    )
+    counts = send_visit_notices(ctx, day)
+    assert counts["notices_sent"] >= 1
+    notification = db_session.scalars(
+        select(Notification).where(Notification.enterprise_id == visit.enterprise_id)
+    ).one()
+    doc = announced["doc"]  # the notice generated before: same number, a new revision
+    assert [d["doc_no"] for d in notification.payload["documents"]] == [doc.doc_no]
+    message = db_session.scalars(
+        select(OutboxMessage).where(OutboxMessage.notification_id == notification.id)
+    ).one()
+    assert message.link == f"{BASE_URL}/d/{doc.verify_token}" and message.document_id == doc.id
