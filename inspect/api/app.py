@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         auth,
         checkins,
         codes,
+        documents,
         draws,
         fees,
         findings,
@@ -125,7 +126,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     for module in (auth, registry, plans, draws, schedules, visits, checkins, codes, alerts, maps):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (findings, fees, results):
+    for module in (findings, fees, results, documents):
         app.include_router(module.router, prefix="/api/v1")
     from checkonce.maps.assets import VENDOR_URL, vendor_app
 

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "findings",
     "serve",
     "jobs",
+    "documents",
 ]
 
 console = Console()
