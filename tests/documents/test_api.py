@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from checkonce.api.routers.schedules import today as today_dependency
+from checkonce.api.deps import today as today_dependency
 from checkonce.registry.models import Inspector
 from tests import factories as f
 from tests.api.conftest import app, client, headers, users  # noqa: F401 (fixtures)

@@ -183,3 +183,78 @@ def test_signed_record_refuses_regeneration(db_session, completed):
     )
     with pytest.raises(Conflict, match="已有签名"):
         generate(db_session, visit, "onsite_record", officer)
+
+
+def test_who_sees_which_documents_and_who_may_make_them(db_session, completed):
+    """The access module's row scopes: staff see the documents of the visits they see (a
+    bureau those holding its task, an inspector those of its team, none of a draft schedule),
+    the enterprise only its own outward documents; a bureau makes only its own department's."""
+    from checkonce.auth import access
+    from checkonce.auth.access import PermissionDenied
+
+    s, visit = db_session, completed["visit"]
+    completed["food"].kind = "special"
+    pt = completed["food"].plan_task
+    pt.kind, pt.campaign_name, pt.approver = "special", "夏季食品安全专项", "张局长"
+    pt.approval_document = "市监发〔2026〕12号"
+    s.flush()
+    officer = completed["samr"][0]
+    approval = generate(s, visit, "approval", officer)[0]
+    notice = generate(s, visit, "notice", officer)[0]
+    both = {approval.id, notice.id}
+
+    def seen(who) -> set[int]:
+        stmt = access.visible_documents(
+            select(InspectionDocument),
+            who,
+            today=VISIT_DAY,
+            policy=f.policy(),
+            calendar=f.calendar(),
+        )
+        return set(s.scalars(stmt.with_only_columns(InspectionDocument.id)))
+
+    other_firm = f.enterprise(s)
+    assert seen(f.coordinator()) >= both
+    assert seen(f.as_inspector(completed["fire"][1])) >= both  # on the team
+    assert not seen(f.as_inspector(f.inspector(s, "SAMR"))) & both  # not on it
+    assert seen(f.bureau(s, "FIRE")) >= both  # its task is on the joint visit
+    assert not seen(f.bureau(s, "HEALTH")) & both
+    assert seen(f.as_enterprise(completed["firm"])) & both == {notice.id}  # no approval
+    assert not seen(f.as_enterprise(other_firm)) & both
+    visit.schedule.state = "draft"
+    s.flush()
+    assert not seen(f.as_inspector(officer)) & both
+    visit.schedule.state = "published"
+    s.flush()
+    with pytest.raises(CheckOnceError, match=r"文书 \d+ 不存在"):
+        access.visible_document(
+            s,
+            approval.id,
+            f.as_enterprise(completed["firm"]),
+            today=VISIT_DAY,
+            policy=f.policy(),
+            calendar=f.calendar(),
+        )
+    # Making: a bureau its own department's only; an enterprise not at all.
+    fire_bureau = f.bureau(s, "FIRE")
+    with pytest.raises(CheckOnceError, match="本部门不出具"):
+        service.generate(
+            db_session=s, visit_id=visit.id, kind="notice", actor=fire_bureau, base_url=BASE_URL
+        )
+    with pytest.raises(PermissionDenied, match="限本部门"):
+        service.generate(
+            db_session=s,
+            visit_id=visit.id,
+            kind="notice",
+            actor=fire_bureau,
+            base_url=BASE_URL,
+            department_code="SAMR",
+        )
+    with pytest.raises(PermissionDenied, match="无权生成检查文书"):
+        service.generate(
+            db_session=s,
+            visit_id=visit.id,
+            kind="notice",
+            actor=f.as_enterprise(completed["firm"]),
+            base_url=BASE_URL,
+        )
