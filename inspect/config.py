@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     data_dir: Path | None = None
     timezone: str = "Asia/Shanghai"
     output_dir: Path = Path("out")
+    # Address printed under the QR of every document (verification page /d/<token>); empty =
+    # the address the request came in on (the CLI then needs it set).
+    public_url: str = ""
     # Background jobs (checkonce.jobs): off for processes that must not run them at all.
     jobs_enabled: bool = True
     # Seconds a standby process waits between attempts to take over the job runner lock.
@@ -62,8 +65,9 @@ class Settings(BaseSettings):
     jobs_replan_seconds: float = 60.0
     # Enforcement certificates ending within this many days raise an alert.
     certificate_warning_days: int = 30
-    # How enterprise notices are delivered: "log", "database" or "module:Class".
-    notification_channel: str = "log"
+    # How enterprise notices are delivered: "outbox" (a table a gateway reads), "log",
+    # "database", "cmpp" (SMS gateway adapter) or "module:Class".
+    notification_channel: str = "outbox"
     log_level: str = "INFO"
 
     # Uploads (plans, registry imports; API, pages and CLI alike): files over these limits

@@ -3,6 +3,7 @@
 from checkonce.audit import models as audit_models
 from checkonce.auth import models as auth_models
 from checkonce.db import Base
+from checkonce.documents import models as document_models
 from checkonce.findings import models as finding_models
 from checkonce.findings.fees import models as fee_models
 from checkonce.jobs import models as job_models
@@ -17,6 +18,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "checkin_models",
+    "document_models",
     "fee_models",
     "finding_models",
     "job_models",

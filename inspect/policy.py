@@ -113,6 +113,15 @@ class NoticePolicy(_Section):
     announce_workdays_ahead: int = Field(3, ge=0)
 
 
+class ReschedulePolicy(_Section):
+    """The enterprise's say in the time of an announced visit (双向预约): once per visit, up to
+    `request_workdays_before` workdays before it, to another day the planner finds feasible
+    that is itself at least that many workdays away."""
+
+    enabled: bool = True
+    request_workdays_before: int = Field(2, ge=1)
+
+
 class CheckinPolicy(_Section):
     geofence_radius_m: float = Field(300.0, gt=0)
     backfill_calendar_days: int = Field(10, ge=0)
@@ -159,6 +168,7 @@ class Policy(_Section):
     campaigns: CampaignPolicy = CampaignPolicy()
     publicity: PublicityPolicy = PublicityPolicy()
     notice: NoticePolicy = NoticePolicy()
+    reschedule: ReschedulePolicy = ReschedulePolicy()
     checkin: CheckinPolicy = CheckinPolicy()
     triggered: TriggeredPolicy = TriggeredPolicy()
     day: DayPolicy = DayPolicy()

@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         auth,
         checkins,
         codes,
+        documents,
         draws,
         fees,
         findings,
@@ -139,7 +140,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     for module in (auth, registry, plans, draws, schedules, visits, checkins, codes, alerts, maps):
         app.include_router(module.router, prefix="/api/v1")
-    for module in (findings, fees, results, audit):
+    for module in (findings, fees, results, audit, documents):
         app.include_router(module.router, prefix="/api/v1")
     from checkonce.maps.assets import VENDOR_URL, vendor_app
 

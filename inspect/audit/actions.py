@@ -61,6 +61,14 @@ class AuditAction(StrEnum):
     FEE_REVIEW = "finding.fee_review"
     REFUND_UPDATE = "finding.refund_update"
     PHOTO_UPLOAD = "finding.photo_upload"
+    # the visit's paperwork (checkonce.documents)
+    DOCUMENT_GENERATE = "document.generate"
+    DOCUMENT_SIGN = "document.sign"
+    DOCUMENT_SIGN_REFUSE = "document.sign_refuse"
+    DOCUMENT_SEND = "document.send"
+    RESCHEDULE_REQUEST = "enterprise.reschedule_request"
+    RESCHEDULE_REJECT = "schedule.reschedule_reject"
+    RESCHEDULE_REPLAN = "schedule.reschedule_replan"
     # the enterprise's voice
     REPORT_CREATE = "enterprise.report_create"
     REPORT_UPDATE = "enterprise.report_update"
@@ -125,6 +133,13 @@ ACTION_LABELS: dict[AuditAction, str] = {
     AuditAction.FEE_REVIEW: "复核收费核查",
     AuditAction.REFUND_UPDATE: "更新退费状态",
     AuditAction.PHOTO_UPLOAD: "上传现场照片",
+    AuditAction.DOCUMENT_GENERATE: "生成检查文书",
+    AuditAction.DOCUMENT_SIGN: "签署现场检查笔录",
+    AuditAction.DOCUMENT_SIGN_REFUSE: "记录拒绝签字",
+    AuditAction.DOCUMENT_SEND: "发送检查通知书",
+    AuditAction.RESCHEDULE_REQUEST: "企业申请改期",
+    AuditAction.RESCHEDULE_REJECT: "驳回改期申请",
+    AuditAction.RESCHEDULE_REPLAN: "按企业改期申请重排",
     AuditAction.REPORT_CREATE: "企业反映问题",
     AuditAction.REPORT_UPDATE: "处理企业反映",
     AuditAction.RATING_CREATE: "企业评价检查",

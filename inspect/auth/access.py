@@ -100,6 +100,15 @@ PERMISSIONS: dict[AuditAction, frozenset[str]] = {
     A.FEE_REVIEW: frozenset({Role.COORDINATOR}),
     A.REFUND_UPDATE: frozenset({Role.COORDINATOR}),
     A.PHOTO_UPLOAD: frozenset({Role.INSPECTOR}),
+    # the visit's paperwork (the evening notice job generates the notice as the system)
+    A.DOCUMENT_GENERATE: frozenset({Role.COORDINATOR, Role.BUREAU, Role.INSPECTOR, SYSTEM}),
+    A.DOCUMENT_SIGN: frozenset({Role.INSPECTOR}),
+    A.DOCUMENT_SIGN_REFUSE: frozenset({Role.INSPECTOR}),
+    A.DOCUMENT_SEND: frozenset({Role.COORDINATOR, Role.BUREAU, Role.INSPECTOR}),
+    # the enterprise's say in the time of its visit, and the re-plan that honours it
+    A.RESCHEDULE_REQUEST: frozenset({Role.ENTERPRISE}),
+    A.RESCHEDULE_REJECT: frozenset({Role.COORDINATOR}),
+    A.RESCHEDULE_REPLAN: frozenset({Role.COORDINATOR}),
     # the enterprise's voice
     A.REPORT_CREATE: frozenset({Role.ENTERPRISE}),
     A.RATING_CREATE: frozenset({Role.ENTERPRISE}),
@@ -271,6 +280,52 @@ def visible_visit(
     if visit is None:
         raise NotFound(f"检查 {visit_id} 不存在")
     return visit
+
+
+def visible_documents(
+    stmt: Select, who: Who, *, today: dt.date, policy: Policy, calendar: WorkCalendar
+) -> Select:
+    """Restrict a select of inspection documents to those of visits `who` may see
+    (`visible_visits`); an enterprise, moreover, only its own outward documents, never the
+    internal approval form."""
+    from checkonce.documents.models import ENTERPRISE_KINDS, InspectionDocument
+    from checkonce.visits.models import Visit
+
+    if sees_everything(who):
+        return stmt
+    visits = visible_visits(select(Visit.id), who, today=today, policy=policy, calendar=calendar)
+    stmt = stmt.where(InspectionDocument.visit_id.in_(visits))
+    if who.role == Role.ENTERPRISE:
+        stmt = stmt.where(
+            InspectionDocument.enterprise_id == who.enterprise_id,
+            InspectionDocument.kind.in_([k.value for k in ENTERPRISE_KINDS]),
+        )
+    return stmt
+
+
+def visible_document(
+    db_session: Session,
+    document_id: int,
+    who: Who,
+    *,
+    today: dt.date,
+    policy: Policy,
+    calendar: WorkCalendar,
+):
+    """The document if `who` may see it, else NotFound (whether or not it exists)."""
+    from checkonce.documents.models import InspectionDocument
+
+    stmt = visible_documents(
+        select(InspectionDocument).where(InspectionDocument.id == document_id),
+        who,
+        today=today,
+        policy=policy,
+        calendar=calendar,
+    )
+    doc = db_session.scalars(stmt).one_or_none()
+    if doc is None:
+        raise NotFound(f"文书 {document_id} 不存在")
+    return doc
 
 
 def plan_visible_to(plan: Plan, who: Who | None) -> bool:

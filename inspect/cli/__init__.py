@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "serve",
     "jobs",
     "audit",
+    "documents",
 ]
 
 console = Console()

@@ -74,10 +74,24 @@ def register(app: typer.Typer) -> None:
         today: str = typer.Option(
             None, "--today", help="重排的基准日期 YYYY-MM-DD（默认为辖区当地今天）"
         ),
+        requests: bool = typer.Option(
+            False,
+            "--requests",
+            help="与 --replan 同用：只按企业改期申请移动检查，其余全部不动",
+        ),
         user: UserOption = None,
     ) -> None:
         """生成一个排程草稿版本：读取已批准任务与本年历史，求解、独立校验并保存。"""
         import datetime as dt
+
+        if requests:
+            from checkonce.cli.documents import replan_requests
+            from checkonce.errors import CheckOnceError
+
+            if not replan:
+                raise CheckOnceError("--requests 须与 --replan 同用")
+            replan_requests(period, today, user)
+            return
 
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

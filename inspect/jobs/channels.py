@@ -2,8 +2,10 @@
 
 The notification row is always written first and is the record that matters; a channel only
 carries it further (SMS gateway, 政务服务 app, e-mail). The default channels need nothing
-outside the process: "log" writes one structured log line per notification, "database"
-leaves the row as the enterprise's inbox (its pages read it). A jurisdiction plugs in its
+outside the process: "outbox" (the default) adds an outbox_message row a gateway picks up
+(checkonce.documents.outbox), "log" writes one structured log line per notification,
+"database" leaves the row as the enterprise's inbox (its pages read it). "cmpp" is the
+interface of an SMS gateway adapter speaking CMPP (checkonce.documents.sms). A jurisdiction plugs in its
 own gateway with CHECKONCE_NOTIFICATION_CHANNEL="package.module:ClassName".
 """
 
@@ -59,12 +61,18 @@ class LogChannel:
 
 
 BUILT_IN = {"log": LogChannel, "database": DatabaseChannel}
+# Built-in channels living with the tables they write (the default is "outbox").
+NAMED = {
+    "outbox": "checkonce.documents.outbox:OutboxChannel",
+    "cmpp": "checkonce.documents.sms:CmppSmsChannel",
+}
 
 
 def make_channel(spec: str) -> NotificationChannel:
     """The channel named by a setting: a built-in name or "module:Class"."""
     if spec in BUILT_IN:
         return BUILT_IN[spec]()
+    spec = NAMED.get(spec, spec)
     module_name, _, class_name = spec.partition(":")
     try:
         channel = getattr(importlib.import_module(module_name), class_name)()

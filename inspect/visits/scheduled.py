@@ -314,6 +314,10 @@ def send_visit_notices(ctx: JobContext, day: dt.date) -> dict[str, int]:
             f"联合检查 {len(v.tasks)} 项（检查编号 {v.code}）"
             for v in visits
         ]
+        # The 行政检查通知书 of each visit, linked (checkonce.documents.notices).
+        from checkonce.documents.notices import notice_documents
+
+        documents = notice_documents(s, visits=visits, base_url=ctx.settings.public_url, day=day)
         notification = Notification(
             kind="visit_notice",
             enterprise_id=firm_id,
@@ -326,6 +330,9 @@ def send_visit_notices(ctx: JobContext, day: dt.date) -> dict[str, int]:
                     {"code": v.code, "day": v.day.isoformat(), "start": v.start.strftime("%H:%M")}
                     for v in visits
                 ],
+                "documents": documents,
+                # The first visit's notice is the message's link (one per message on SMS).
+                **({"document": documents[0]} if documents else {}),
             },
             channel=channel.name,
             status="pending",

@@ -122,6 +122,12 @@ ACTION_ROUTES = {
     ("POST", "/api/v1/conflicts/{conflict_id}/withdraw"): "registry.conflict_delete",
     ("POST", "/api/v1/imports/enterprises"): "registry.enterprise_import",
     ("POST", "/api/v1/imports/inspectors"): "registry.inspector_import",
+    ("POST", "/api/v1/visits/{visit_id}/documents"): "document.generate",
+    ("POST", "/api/v1/documents/{document_id}/signatures"): "document.sign",
+    ("POST", "/api/v1/documents/{document_id}/send"): "document.send",
+    ("POST", "/api/v1/visits/{visit_id}/reschedule-requests"): "enterprise.reschedule_request",
+    ("POST", "/api/v1/reschedule-requests/{request_id}/reject"): "schedule.reschedule_reject",
+    ("POST", "/api/v1/reschedule-requests/replan"): "schedule.reschedule_replan",
 }
 
 
