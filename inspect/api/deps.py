@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -26,6 +26,10 @@ from checkonce.calendar import WorkCalendar
 from checkonce.db import transaction
 from checkonce.jobs.logs import REQUEST_ID
 from checkonce.policy import Policy, load_policy
+
+if TYPE_CHECKING:
+    from checkonce.documents.models import InspectionDocument
+    from checkonce.visits.models import Visit
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -187,3 +191,28 @@ ObjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="编号")]
 # Database ids are 32-bit on PostgreSQL: larger numbers are a 422, not a driver error.
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 YearQuery = Annotated[int | None, Query(ge=2000, le=2100, description="年度")]
+
+
+# Documents: the router and the pages decide who sees a document the same way.
+def base_url(request: Request) -> str:
+    configured = request.app.state.settings.public_url
+    return configured.rstrip("/") if configured else public_base_url(request)
+
+
+def visible_visit(
+    db: Session, who: access.Who, visit_id: int, request: Request, today: dt.date
+) -> Visit:
+    """The visit if `who` may see it (checkonce.auth.access), else NotFound."""
+    policy, calendar = jurisdiction(request)
+    return access.visible_visit(db, visit_id, who, today=today, policy=policy, calendar=calendar)
+
+
+def visible_document(
+    db: Session, who: access.Who, document_id: int, request: Request, today: dt.date
+) -> InspectionDocument:
+    """The document if `who` may see it (its visit visible to it; an enterprise only its own
+    outward documents), else NotFound."""
+    policy, calendar = jurisdiction(request)
+    return access.visible_document(
+        db, document_id, who, today=today, policy=policy, calendar=calendar
+    )

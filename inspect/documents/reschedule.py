@@ -40,7 +40,7 @@ from checkonce.policy import Policy
 from checkonce.registry.models import Enterprise, Inspector
 from checkonce.scheduler.model import Instance, Schedule
 from checkonce.scheduler.verify import verify
-from checkonce.visits.instance import build_instance, inspector_row, parse_period
+from checkonce.visits.instance import build_instance, parse_period, to_inspector, to_task
 from checkonce.visits.models import ScheduleVersion, Visit, VisitInspector
 from checkonce.visits.notice import notice_date
 from checkonce.visits.service import (
@@ -161,7 +161,7 @@ def _full_instance(
         calendar=calendar,
         policy=policy,
         seed=version.seed,
-    )
+    ).instance.to_json()
     start, end = parse_period(version.period)
     have_tasks = {t["id"] for t in data["tasks"]}
     missing = sorted(
@@ -176,7 +176,7 @@ def _full_instance(
             selectinload(InspectionTask.item),
         )
     ):
-        data["tasks"].append(task.to_interchange())
+        data["tasks"].append(to_task(task).to_json())
     have_people = {i["id"] for i in data["inspectors"]}
     codes = sorted({i for v in visits for i in v["inspectors"]} - have_people)
     for person in db_session.scalars(
@@ -185,7 +185,7 @@ def _full_instance(
         .options(selectinload(Inspector.unavailable_days), selectinload(Inspector.department))
     ):
         if person.certificate_valid_from is not None:
-            data["inspectors"].append(inspector_row(person, start, end))
+            data["inspectors"].append(to_inspector(person, start, end).to_json())
     have_depts = {d["id"] for d in data["departments"]}
     for row in data["inspectors"]:
         if row["department"] not in have_depts:

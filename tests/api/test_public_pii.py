@@ -79,7 +79,6 @@ PLANT = {
 PUBLIC_BY_DESIGN = {
     "plan": ["title"],  # the plan's published title
     "plan_task": ["campaign_name", "approval_document", "scope", "strata"],
-    "draw": ["title", "redraw_reason", "strata", "scope", "whitelist_rule"],  # the draw record
     "enterprise": ["name"],  # results are published under the enterprise's name
     "inspector": ["name"],  # the inspection-code page names the inspector to the enterprise
     "department": ["name"],
@@ -90,6 +89,25 @@ PUBLIC_BY_DESIGN = {
     "checklist_entry": ["key", "text"],
     "charging_unit": ["name"],
     "fee_catalog_entry": ["item", "aliases", "unit", "legal_basis"],
+    # the draw ceremony publishes its beacon, its end and every redraw with its reasons
+    "draw": [
+        "title",
+        "redraw_reason",
+        "strata",
+        "scope",
+        "whitelist_rule",
+        "beacon_name",
+        "beacon_source",
+        "beacon_value",
+        "end_reason",
+    ],
+    "redraw_request": ["reason", "decision_note", "requested_by", "decided_by"],
+}
+# Written by people, private, on no public route, and not planted by `build_world` yet
+# (the documents' rows need a signed visit): the next test to extend the world plants them.
+NOT_YET_PLANTED = {
+    "document_signature": ["name", "role", "refusal_reason"],
+    "reschedule_request": ["reason", "note"],
 }
 SYSTEM_WRITTEN = {
     "apscheduler_jobs": ["id"],
@@ -106,6 +124,11 @@ SYSTEM_WRITTEN = {
     ],
     "code_signing_key": ["salt", "created_by", "revoked_by"],
     "draw": [
+        "audit_hash",
+        "final_seed",
+        "seed_sealed",
+        "beacon_recorded_by",
+        "ended_by",
         "seed",
         "seed_sha256",
         "population_sha256",
@@ -117,10 +140,10 @@ SYSTEM_WRITTEN = {
     ],
     "draw_member": ["excluded_reason"],
     "job_run": ["name", "reason", "error", "counts", "host"],
-    "login_attempt": ["username", "client"],
     "schedule_version": [
         "calendar",
         "seed",
+        "seed_draws",
         "instance_name",
         "metrics",
         "verifier_report",
@@ -130,7 +153,7 @@ SYSTEM_WRITTEN = {
     "plan": ["created_by"],
     "plan_event": ["actor"],
     "publicity_alert": ["items"],
-    "schedule_job": ["stage", "message", "requested_by"],
+    "schedule_job": ["stage", "message", "requested_by", "owner", "request"],
     "app_user": ["username", "password_hash"],
     "day_route": ["stops"],
     "enterprise_report": ["reported_by"],
@@ -141,6 +164,11 @@ SYSTEM_WRITTEN = {
     "unscheduled_task": ["reason"],
     "task_result": ["recorded_by", "published_by"],
     "result_photo": ["sha256", "uploaded_by"],
+    "inspection_document": ["doc_no", "generated_by", "sha256", "signed_sha256"],
+    "document_signature": ["image_sha256", "recorded_by"],
+    "login_attempt": ["username", "client", "device"],
+    "outbox_message": ["subject", "body", "link"],
+    "reschedule_request": ["requested_by", "decided_by"],
 }
 
 
@@ -159,7 +187,7 @@ def free_text_columns() -> set[tuple[str, str]]:
 def test_every_free_text_column_is_classified():
     listed = {
         (table, column)
-        for group in (PLANT, PUBLIC_BY_DESIGN, SYSTEM_WRITTEN)
+        for group in (PLANT, PUBLIC_BY_DESIGN, SYSTEM_WRITTEN, NOT_YET_PLANTED)
         for table, columns in group.items()
         for column in columns
     }

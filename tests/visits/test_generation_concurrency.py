@@ -17,6 +17,7 @@ from checkonce.jobs.models import JobRun
 from checkonce.jobs.registry import fail_interrupted_runs
 from checkonce.visits import jobs, service
 from checkonce.visits.models import ScheduleJob, ScheduleVersion
+from tests import factories as f
 from tests.conftest import create_test_engine, drop_test_engine
 
 THREADS = 6
@@ -61,7 +62,7 @@ def test_concurrent_generation_requests_one_runs_the_rest_are_refused(real_engin
             jobs.create_job(
                 db_session=session,
                 request=jobs.JobRequest(period="2027Q1"),
-                actor=f"coordinator:c{i}",
+                actor=f.coordinator(f"c{i}"),
             )
             time.sleep(0.2)  # hold the transaction open while the others try
             session.commit()

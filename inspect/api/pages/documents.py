@@ -17,9 +17,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from checkonce.api.deps import PUBLIC, ActorDep, ObjectId, SessionDep, TodayDep, jurisdiction
+from checkonce.api.deps import (
+    PUBLIC,
+    ActorDep,
+    ObjectId,
+    SessionDep,
+    TodayDep,
+    base_url,
+    jurisdiction,
+    visible_document,
+    visible_visit,
+)
 from checkonce.api.pages.web import CsrfChecked, PageAllow, redirect, render, session_principal
-from checkonce.api.routers.documents import base_url, visible_document, visible_visit
 from checkonce.auth import access
 from checkonce.auth.service import Principal
 from checkonce.documents import notices, reschedule, service

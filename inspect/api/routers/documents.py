@@ -21,7 +21,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from checkonce.api.deps import (
     ActorDep,
@@ -29,13 +28,14 @@ from checkonce.api.deps import (
     ObjectId,
     SessionDep,
     TodayDep,
+    base_url,
     jurisdiction,
-    public_base_url,
+    visible_document,
+    visible_visit,
 )
 from checkonce.audit.actions import AuditAction
 from checkonce.audit.service import record_read
 from checkonce.auth import access
-from checkonce.auth.access import Who
 from checkonce.auth.models import Role
 from checkonce.auth.service import Principal
 from checkonce.documents import notices, reschedule, service
@@ -45,7 +45,6 @@ from checkonce.documents.models import (
     InspectionDocument,
     RescheduleRequest,
 )
-from checkonce.visits.models import Visit
 
 router = APIRouter(tags=["检查文书"])
 Reader = Annotated[
@@ -59,28 +58,6 @@ Rejecter = Annotated[Principal, Depends(Allow.to(AuditAction.RESCHEDULE_REJECT))
 Replanner = Annotated[Principal, Depends(Allow.to(AuditAction.RESCHEDULE_REPLAN))]
 Overseer = Annotated[Principal, Depends(Allow(*sorted(access.OVERSEERS)))]
 KindName = Literal["approval", "notice", "onsite_record", "result_notice", "rectification_order"]
-
-
-def base_url(request: Request) -> str:
-    configured = request.app.state.settings.public_url
-    return configured.rstrip("/") if configured else public_base_url(request)
-
-
-def visible_visit(db: Session, who: Who, visit_id: int, request: Request, today: dt.date) -> Visit:
-    """The visit if `who` may see it (checkonce.auth.access), else NotFound."""
-    policy, calendar = jurisdiction(request)
-    return access.visible_visit(db, visit_id, who, today=today, policy=policy, calendar=calendar)
-
-
-def visible_document(
-    db: Session, who: Who, document_id: int, request: Request, today: dt.date
-) -> InspectionDocument:
-    """The document if `who` may see it (its visit visible to it; an enterprise only its own
-    outward documents), else NotFound."""
-    policy, calendar = jurisdiction(request)
-    return access.visible_document(
-        db, document_id, who, today=today, policy=policy, calendar=calendar
-    )
 
 
 class DocumentOut(BaseModel):
