@@ -199,7 +199,9 @@ class PublicDrawRow(BaseModel):
     redraw_reason: str | None
     end_reason: str | None
     published_at: dt.datetime | None
+    redraws: int  # approved redraws so far of its plan tasks (the most of any of them)
 
     @classmethod
-    def of(cls, draw: Any) -> PublicDrawRow:
-        return cls(**{name: getattr(draw, name, None) for name in cls.model_fields})
+    def of(cls, draw: Any, redraws: int = 0) -> PublicDrawRow:
+        fields = {name: getattr(draw, name, None) for name in cls.model_fields}
+        return cls(**{**fields, "redraws": redraws})

@@ -608,10 +608,16 @@ def replan_with_requests(
         period=base.period,
         actor=actor,
         seed=base.seed,
-        full=full,
-        to_solve=full,
+        full=instance,
+        to_solve=instance,
+        # the instance's task ids are task_interchange_id(database id), as in _full_instance
+        task_ids={t["id"]: int(t["id"][1:]) for t in full["tasks"]},
         base_id=base.id,
+        # the moved version keeps the period's key and the draws it came from
+        seed_source=base.seed_source,
+        seed_draws=list(base.seed_draws or []),
         frozen=frozen,
+        calendar_years=list((base.calendar or {}).get("years", [])),
     )
     outcome = Outcome(
         instance=instance,

@@ -16,6 +16,7 @@ from checkonce.documents import reschedule
 from checkonce.documents.models import RequestState
 from checkonce.errors import CheckOnceError
 from checkonce.registry.models import InspectorUnavailability
+from checkonce.sampling.service import team_key
 from checkonce.visits.models import ScheduleVersion, Visit
 from checkonce.visits.service import publish_schedule
 from tests import factories as f
@@ -57,10 +58,14 @@ def build_scene(s):
     visit.announced = True
     version = visit.schedule
     version.period = PERIOD
+    # a version of the ceremony: its key derived from the period's (here: no) draws
+    version.seed, version.seed_source = team_key(PERIOD, []), "draws"
     busy = f.visit_with_tasks(
         s, other, [samr, colleague], day=dt.date(2026, 11, 20), state="scheduled"
     )
     busy.start, busy.end = dt.time(9, 0), dt.time(17, 0)
+    for link in busy.tasks:  # its task keeps them on site all day (interchange v2, rule 5)
+        link.task.minutes = 480
     old = busy.schedule
     busy.schedule_id = version.id
     s.flush()

@@ -159,7 +159,9 @@ def test_enterprise_moves_its_visit_and_the_replan_honours_it(
     kept = f.visit_with_tasks(
         live_session, other, team, day=calendar.add_workdays(day, 1), state="scheduled"
     )
-    kept.start, kept.end = dt.time(9, 0), dt.time(17, 0)  # the team's whole next day
+    kept.start, kept.end = dt.time(9, 0), dt.time(17, 0)  # the team's whole next day:
+    for link in kept.tasks:  # its task keeps them on site all day (interchange v2, rule 5)
+        link.task.minutes = 480
     old = kept.schedule
     kept.schedule_id = version.id
     live_session.flush()

@@ -128,7 +128,8 @@ def published_draws(
     )
     total = db.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = db.execute(stmt.order_by(Draw.id.desc()).limit(limit).offset(offset)).all()
-    return [(PublicDrawRow.of(draw), n) for draw, n in rows], total
+    redraws = _redraw_counts(db, [draw for draw, _ in rows])
+    return [(PublicDrawRow.of(draw, redraws[draw.id]), n) for draw, n in rows], total
 
 
 def _results(rows) -> list[PublicResultOut]:
@@ -174,7 +175,6 @@ def public_home(request: Request, db: SessionDep) -> HTMLResponse:
         "plans": plans,
         "plan_total": plan_total,
         "draws": draws,
-        "redraw_of": _redraw_counts(db, [d for d, _ in draws]),
         "draw_total": draw_total,
         "results": results,
         "result_total": result_total,
@@ -231,7 +231,6 @@ def public_draws(request: Request, db: SessionDep, page: PageNumber = 1) -> HTML
     draws, total = published_draws(db, limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     context = {
         "draws": draws,
-        "redraw_of": _redraw_counts(db, [d for d, _ in draws]),
         "paging": Pager(page, PER_PAGE, total),
     }
     return render(request, "pages/public/draws.html", context)
