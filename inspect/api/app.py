@@ -69,7 +69,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="CheckOnce 综合查一次",
         version="1",
         description="跨部门联合检查：计划、双随机抽取、合并排程、扫码入企、结果公开。",
-        docs_url="/docs",
+        docs_url=None,  # served by checkonce.api.docs from installed files, not a CDN
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
@@ -147,6 +148,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # Before the pages' /static mount: /static/vendor lies under it, and the first matching
     # mount wins (after it, every Leaflet file was a 404 and the maps drew nothing).
     app.mount(VENDOR_URL, vendor_app(), name="vendor")  # Leaflet for map pages, no CDN
+    from checkonce.api import docs
+
+    docs.install(app)  # /docs with Swagger UI from the swagger-ui-bundle package
     from checkonce.api import pages
 
     pages.install(app)  # the server-rendered pages and /static
