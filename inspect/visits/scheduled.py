@@ -30,6 +30,34 @@ from checkonce.visits.notice import notice_date, visible_until
 log = logging.getLogger("checkonce.visits.scheduled")
 
 
+def _replan_and_publish(ctx: JobContext, s, period: str) -> ScheduleVersion:
+    """Re-plan `period` with its visits frozen under the usual rules and put it in force.
+
+    generate_schedule(replan=True) in its three steps, so that no transaction stays open
+    while the solver works (the API keeps writing meanwhile; on SQLite a read snapshot held
+    across another writer's commit could not be turned into a write)."""
+    prep = service.prepare_generation(
+        db_session=s,
+        period=period,
+        actor=ctx.actor,
+        seed=None,  # the period's key, from its published draws
+        replan=True,
+        today=ctx.today,
+        policy=ctx.policy,
+        calendar=ctx.calendar,
+    )
+    s.commit()
+    outcome = service.solve_prepared(prep, time_limit=ctx.settings.jobs_replan_seconds, workers=1)
+    with s.begin_nested():
+        draft = service.store_generation(db_session=s, prep=prep, outcome=outcome)
+        # A check-in or publish that came in during the solve makes publish refuse the draft
+        # (not based on the version then in force): the attempt is rolled back whole, the
+        # run fails, and the next run re-plans afresh.
+        service.publish_schedule(db_session=s, schedule_id=draft.id, actor=ctx.actor)
+    s.commit()
+    return draft
+
+
 @scheduled_job(
     "missed_visit_sweep",
     trigger={"hour": 19, "minute": 0},
@@ -78,33 +106,8 @@ def missed_visit_sweep(ctx: JobContext) -> dict[str, Any]:
     failures: list[str] = []
     moved = left_out = 0
     for period in periods:
-        base = service.published_schedule(db_session=s, period=period)
-        assert base is not None
         try:
-            # generate_schedule(replan=True) in its three steps, so that no transaction stays
-            # open while the solver works (the API keeps writing meanwhile; on SQLite a read
-            # snapshot held across another writer's commit could not be turned into a write).
-            prep = service.prepare_generation(
-                db_session=s,
-                period=period,
-                actor=ctx.actor,
-                seed=None,  # the period's key, from its published draws
-                replan=True,
-                today=ctx.today,
-                policy=ctx.policy,
-                calendar=ctx.calendar,
-            )
-            s.commit()
-            outcome = service.solve_prepared(
-                prep, time_limit=ctx.settings.jobs_replan_seconds, workers=1
-            )
-            with s.begin_nested():
-                draft = service.store_generation(db_session=s, prep=prep, outcome=outcome)
-                # A check-in or publish that came in during the solve makes publish refuse
-                # the draft (not based on the version then in force): the attempt is rolled
-                # back whole, the run fails, and the next run re-plans afresh.
-                service.publish_schedule(db_session=s, schedule_id=draft.id, actor=ctx.actor)
-            s.commit()
+            draft = _replan_and_publish(ctx, s, period)
         except CheckOnceError as exc:
             failures.append(f"{period}: {exc.message}")
             continue
@@ -184,24 +187,7 @@ def calendar_recheck(ctx: JobContext) -> dict[str, Any]:
         log.warning("published visits on non-workdays: %s", ", ".join(codes))
         period = version.period
         try:
-            prep = service.prepare_generation(
-                db_session=s,
-                period=period,
-                actor=ctx.actor,
-                seed=None,  # the period's key, from its published draws
-                replan=True,
-                today=ctx.today,
-                policy=ctx.policy,
-                calendar=ctx.calendar,
-            )
-            s.commit()
-            outcome = service.solve_prepared(
-                prep, time_limit=ctx.settings.jobs_replan_seconds, workers=1
-            )
-            with s.begin_nested():
-                draft = service.store_generation(db_session=s, prep=prep, outcome=outcome)
-                service.publish_schedule(db_session=s, schedule_id=draft.id, actor=ctx.actor)
-            s.commit()
+            draft = _replan_and_publish(ctx, s, period)
         except CheckOnceError as exc:
             failures.append(f"{period}: {exc.message}")
             continue
